@@ -1,0 +1,3 @@
+from waypoint_doctor.cli import main
+
+main()
