@@ -1,0 +1,58 @@
+"""The core of each command, between the CLI's parsed options and the renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from waypoint_doctor.checks.spec import CheckOptions, Target
+from waypoint_doctor.collect.scope import CollectScope
+from waypoint_doctor.collect.view import ClusterView
+from waypoint_doctor.options import CheckCommand, ClusterOptions
+
+Spinner = Callable[[str], AbstractContextManager[Any]]
+
+
+def open_view(
+    cluster: ClusterOptions, namespace: str | None, scope_for: Callable[[str], CollectScope], spinner: Spinner
+) -> tuple[ClusterView, str]:
+    """Read the snapshot or the live cluster once. Returns the view and the effective namespace."""
+    if cluster.snapshot:
+        from waypoint_doctor.collect.snapshot_dir import load_snapshot
+
+        view = load_snapshot(cluster.snapshot)
+        return view, namespace or "default"
+    from waypoint_doctor.collect.live import LiveCollector
+
+    collector = LiveCollector(cluster)
+    ns = namespace or collector.default_namespace
+    with spinner(f"Reading cluster {collector.context_name or ''}…"):
+        view = collector.collect(scope_for(ns))
+    return view, ns
+
+
+def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
+    from waypoint_doctor.engine import check_fleet, check_service
+
+    def scope_for(ns: str) -> CollectScope:
+        return CollectScope(
+            namespaces=None if cmd.all_namespaces else (ns,),
+            services=(cmd.service,) if cmd.service else None,
+            since_seconds=cmd.since_seconds,
+            logs=cmd.logs,
+            log_bytes=cmd.log_bytes,
+            istioctl=cmd.istioctl,
+        )
+
+    view, ns = open_view(cmd.cluster, cmd.namespace, scope_for, spinner)
+    options = CheckOptions(since_seconds=cmd.since_seconds, logs_enabled=cmd.logs)
+    if cmd.service:
+        return check_service(view, Target(namespace=ns, name=cmd.service), options)
+
+    from waypoint_doctor.mesh.fleet import services_in_scope
+
+    namespaces = None if cmd.all_namespaces else (ns,)
+    targets = [Target(namespace=n, name=s) for n, s in services_in_scope(view, namespaces)]
+    scope: dict[str, Any] = {"namespaces": "all"} if namespaces is None else {"namespaces": list(namespaces)}
+    return check_fleet(view, targets, scope, options)

@@ -1,0 +1,5 @@
+"""Checks: enrollment (being written)."""
+
+from waypoint_doctor.checks.spec import CheckSpec
+
+CHECKS: tuple[CheckSpec, ...] = ()

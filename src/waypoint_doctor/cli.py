@@ -1,0 +1,240 @@
+"""The command line: parse flags into frozen options, call the core, render, exit with a code.
+
+Kept cheap to import: `kubernetes` is imported only by the live collector, and only when a
+command actually reads a cluster; rich only by the table renderer and the spinner.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from typing import Annotated, Any
+
+import typer
+
+from waypoint_doctor import __version__
+from waypoint_doctor.options import (
+    CheckCommand,
+    ClusterOptions,
+    OutputOptions,
+    UsageError,
+    parse_duration,
+    validate_namespace,
+    validate_service_name,
+)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_CLUSTER = 0, 1, 2, 3
+FORMATS = ("table", "json", "yaml", "markdown", "junit", "sarif")
+
+app = typer.Typer(
+    name="waypoint-doctor",
+    help="Explain why L7 authorization through an Istio ambient waypoint is not doing what you expect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# -- shared option declarations (help panels group them in --help) -----------------------------
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-n",
+        "--namespace",
+        help="Namespace of the service (default: the context's, else default).",
+        rich_help_panel="Cluster",
+    ),
+]
+ContextOpt = Annotated[
+    str | None, typer.Option("--context", help="Kubeconfig context to use.", rich_help_panel="Cluster")
+]
+KubeconfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+        rich_help_panel="Cluster",
+    ),
+]
+SnapshotOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--snapshot",
+        help="Read a snapshot directory or .tar.gz instead of a live cluster.",
+        rich_help_panel="Cluster",
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--request-timeout", help="Seconds to wait for each API request.", rich_help_panel="Cluster"
+    ),
+]
+OutputOpt = Annotated[
+    str,
+    typer.Option(
+        "-o", "--output", help="table, json, yaml, markdown, junit or sarif.", rich_help_panel="Output"
+    ),
+]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="Never colour the output.", rich_help_panel="Output")
+]
+FailOnOpt = Annotated[
+    str,
+    typer.Option("--fail-on", help="Exit 1 at this level or worse: fail or warn.", rich_help_panel="Output"),
+]
+
+
+def _err(message: str) -> None:
+    from waypoint_doctor.render.safe import clean_text
+
+    sys.stderr.write(f"waypoint-doctor: {clean_text(message, keep_newlines=False)}\n")
+
+
+def _use_color(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _spinner(text: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr while collecting, only when a person is watching."""
+    if not sys.stderr.isatty() or ("NO_COLOR" in os.environ and os.environ.get("TERM") == "dumb"):
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text, spinner="dots")
+
+
+def _output_options(output: str, no_color: bool, fail_on: str) -> OutputOptions:
+    if output not in FORMATS:
+        raise UsageError(f"unknown output format {output!r}: use one of {', '.join(FORMATS)}")
+    if fail_on not in ("fail", "warn"):
+        raise UsageError(f"--fail-on must be 'fail' or 'warn', not {fail_on!r}")
+    return OutputOptions(fmt=output, color=output == "table" and _use_color(no_color), fail_on=fail_on)
+
+
+def _render(report: Any, out: OutputOptions) -> None:
+    from waypoint_doctor.render import get_renderer
+
+    renderer = get_renderer(out.fmt)
+    if out.fmt == "junit":
+        renderer(report, sys.stdout, out.color, fail_on_warn=out.fail_on == "warn")  # type: ignore[call-arg]
+    else:
+        renderer(report, sys.stdout, out.color)
+    sys.stdout.flush()
+
+
+def findings_exit_code(statuses: list[str], fail_on: str) -> int:
+    worst = {"fail", "error"} | ({"warn"} if fail_on == "warn" else set())
+    return EXIT_FINDINGS if any(s in worst for s in statuses) else EXIT_OK
+
+
+def _run_guarded(fn: Any) -> None:
+    """Map every expected failure to one clear line and its exit code; never a traceback."""
+    from waypoint_doctor.collect.errors import ClusterUnreachable
+    from waypoint_doctor.collect.snapshot_dir import SnapshotError
+
+    try:
+        code = fn()
+    except UsageError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_USAGE) from None
+    except SnapshotError as exc:
+        _err(f"cannot read snapshot: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except ClusterUnreachable as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_CLUSTER) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+    except BrokenPipeError:
+        raise typer.Exit(EXIT_OK) from None
+    raise typer.Exit(code)
+
+
+# -- check -------------------------------------------------------------------------------------
+@app.command("check")
+def check_cmd(
+    service: Annotated[
+        str | None, typer.Argument(help="The Service to diagnose.", show_default=False)
+    ] = None,
+    namespace: NamespaceOpt = None,
+    all_services: Annotated[
+        bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
+    ] = False,
+    all_namespaces: Annotated[
+        bool, typer.Option("-A", "--all-namespaces", help="Scan every namespace.")
+    ] = False,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    snapshot: SnapshotOpt = None,
+    request_timeout: TimeoutOpt = 15.0,
+    output: OutputOpt = "table",
+    no_color: NoColorOpt = False,
+    fail_on: FailOnOpt = "fail",
+    since: Annotated[
+        str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
+    ] = "15m",
+    no_logs: Annotated[
+        bool,
+        typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence"),
+    ] = False,
+    istioctl: Annotated[
+        str | None,
+        typer.Option(
+            "--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"
+        ),
+    ] = None,
+) -> None:
+    """Run the whole checklist for a Service and print a graded report."""
+
+    def run() -> int:
+        if service is None and not (all_services or all_namespaces):
+            raise UsageError("name a SERVICE, or use --all (one namespace) or -A (every namespace)")
+        if service is not None and (all_services or all_namespaces):
+            raise UsageError("name a SERVICE or use --all/-A, not both")
+        cmd = CheckCommand(
+            service=validate_service_name(service) if service is not None else None,
+            namespace=validate_namespace(namespace) if namespace is not None else None,
+            all_in_namespace=all_services,
+            all_namespaces=all_namespaces,
+            cluster=ClusterOptions(
+                kubeconfig=kubeconfig, context=context, snapshot=snapshot, request_timeout=request_timeout
+            ),
+            output=_output_options(output, no_color, fail_on),
+            since_seconds=parse_duration(since),
+            logs=not no_logs,
+            istioctl=istioctl,
+        )
+        from waypoint_doctor.app import run_check
+
+        report = run_check(cmd, spinner=_spinner)
+        _render(report, cmd.output)
+        return findings_exit_code(report_statuses(report), cmd.output.fail_on)
+
+    _run_guarded(run)
+
+
+def report_statuses(report: Any) -> list[str]:
+    from waypoint_doctor.report.model import FleetReport
+
+    if isinstance(report, FleetReport):
+        return [c.status.value for c in report.cluster_checks] + [
+            c.status.value for s in report.services for c in s.checks
+        ]
+    return [c.status.value for c in report.checks]
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    typer.echo(f"waypoint-doctor {__version__}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

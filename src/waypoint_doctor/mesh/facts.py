@@ -1,0 +1,109 @@
+"""Derived facts about one target Service, computed once from the view and shared by checks."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from waypoint_doctor.collect.view import ClusterView, Obj, obj_annotations, obj_labels, obj_namespace
+from waypoint_doctor.mesh.binding import WaypointBinding, resolve_waypoint_binding
+from waypoint_doctor.mesh.labels import (
+    DEFAULT_ISTIO_NAMESPACE,
+    GATEWAY_NAME_LABEL,
+    ISTIO_REV,
+    LEGACY_GATEWAY_NAME_LABEL,
+    SERVICE_ACCOUNT_OVERRIDE,
+)
+from waypoint_doctor.mesh.meshconfig import MeshConfig, parse_mesh_config
+from waypoint_doctor.mesh.workloads import pod_node, pods_selected_by, spiffe_identity
+
+
+class Facts:
+    """Lazily computed, read-only derivations. Cheap to create; each property runs once."""
+
+    def __init__(self, view: ClusterView, namespace: str, service_name: str) -> None:
+        self.view = view
+        self.namespace_name = namespace
+        self.service_name = service_name
+
+    # -- control plane ---------------------------------------------------------------------
+    @cached_property
+    def istiod_deployments(self) -> list[Obj]:
+        return [d for d in self.view.list("deployments.apps") if obj_labels(d).get("app") == "istiod"]
+
+    @cached_property
+    def istio_namespace(self) -> str:
+        if self.istiod_deployments:
+            return obj_namespace(self.istiod_deployments[0])
+        return DEFAULT_ISTIO_NAMESPACE
+
+    @cached_property
+    def mesh(self) -> MeshConfig:
+        rev = obj_labels(self.istiod_deployments[0]).get(ISTIO_REV) if self.istiod_deployments else None
+        return parse_mesh_config(self.view, self.istio_namespace, rev)
+
+    @cached_property
+    def ztunnel_pods(self) -> list[Obj]:
+        return [p for p in self.view.list("pods") if obj_labels(p).get("app") == "ztunnel"]
+
+    # -- target ----------------------------------------------------------------------------
+    @cached_property
+    def namespace(self) -> Obj | None:
+        return self.view.get("namespaces", None, self.namespace_name)
+
+    @cached_property
+    def service(self) -> Obj | None:
+        return self.view.get("services", self.namespace_name, self.service_name)
+
+    @cached_property
+    def service_pods(self) -> list[Obj]:
+        if self.service is None:
+            return []
+        return pods_selected_by(self.service, self.view.list("pods", self.namespace_name))
+
+    @cached_property
+    def binding(self) -> WaypointBinding:
+        if self.service is None:
+            return WaypointBinding(source="none")
+        return resolve_waypoint_binding(self.service, self.namespace)
+
+    @cached_property
+    def waypoint(self) -> Obj | None:
+        b = self.binding
+        if not b.bound or b.waypoint_name is None:
+            return None
+        return self.view.get("gateways.gateway.networking.k8s.io", b.waypoint_namespace, b.waypoint_name)
+
+    @cached_property
+    def waypoint_pods(self) -> list[Obj]:
+        b = self.binding
+        if not b.bound:
+            return []
+        return [
+            p
+            for p in self.view.list("pods", b.waypoint_namespace)
+            if b.waypoint_name
+            in (obj_labels(p).get(GATEWAY_NAME_LABEL), obj_labels(p).get(LEGACY_GATEWAY_NAME_LABEL))
+        ]
+
+    @cached_property
+    def waypoint_service_account(self) -> str | None:
+        """Named after the Gateway unless `gateway.istio.io/service-account` overrides it (ref 1.3)."""
+        if not self.binding.bound:
+            return None
+        if self.waypoint is not None:
+            override = obj_annotations(self.waypoint).get(SERVICE_ACCOUNT_OVERRIDE)
+            if isinstance(override, str) and override:
+                return override
+        return self.binding.waypoint_name
+
+    @cached_property
+    def waypoint_identity(self) -> str | None:
+        sa = self.waypoint_service_account
+        if sa is None or self.binding.waypoint_namespace is None:
+            return None
+        return spiffe_identity(self.mesh.trust_domain, self.binding.waypoint_namespace, sa)
+
+    @cached_property
+    def relevant_nodes(self) -> set[str]:
+        """Nodes hosting the service's pods and the waypoint's pods (where ztunnel must run)."""
+        return {n for p in [*self.service_pods, *self.waypoint_pods] if (n := pod_node(p))}

@@ -1,0 +1,35 @@
+"""Which services a fleet scan reports on: bound to a waypoint or targeted by a policy."""
+
+from __future__ import annotations
+
+from waypoint_doctor.collect.view import ClusterView, dig, obj_name, obj_namespace
+from waypoint_doctor.mesh.binding import resolve_waypoint_binding
+
+
+def _policy_targets(view: ClusterView) -> set[tuple[str, str]]:
+    targets = set()
+    for pol in view.list("authorizationpolicies.security.istio.io"):
+        refs = dig(pol, "spec", "targetRefs", default=None)
+        single = dig(pol, "spec", "targetRef", default=None)
+        items = list(refs) if isinstance(refs, list) else []
+        if isinstance(single, dict):
+            items.append(single)
+        for ref in items:
+            if isinstance(ref, dict) and ref.get("kind") == "Service" and isinstance(ref.get("name"), str):
+                targets.add((obj_namespace(pol), ref["name"]))
+    return targets
+
+
+def services_in_scope(view: ClusterView, namespaces: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    targeted = _policy_targets(view)
+    out = []
+    for svc in view.list("services"):
+        ns = obj_namespace(svc)
+        if namespaces is not None and ns not in namespaces:
+            continue
+        if svc.get("metadata", {}).get("labels", {}).get("gateway.istio.io/managed"):
+            continue  # a waypoint's own Service never gets a waypoint
+        binding = resolve_waypoint_binding(svc, view.get("namespaces", None, ns))
+        if binding.bound or (ns, obj_name(svc)) in targeted:
+            out.append((ns, obj_name(svc)))
+    return sorted(out)

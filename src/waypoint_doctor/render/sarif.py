@@ -1,0 +1,86 @@
+"""SARIF 2.1.0 for code-scanning UIs: one rule per check, one result per finding.
+
+Findings that carry a file and line (from `lint`) get a physical location; findings about
+live objects get a logical location naming the Kubernetes object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+from waypoint_doctor import __version__
+from waypoint_doctor.checks.spec import Status
+from waypoint_doctor.render.safe import clean_text
+from waypoint_doctor.report.model import CheckResult, FleetReport
+
+_LEVEL = {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _locations(evidence: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    locs: list[dict[str, Any]] = []
+    for e in evidence:
+        if e.get("file"):
+            region = {"startLine": int(e["line"])} if isinstance(e.get("line"), int) and e["line"] > 0 else {}
+            phys: dict[str, Any] = {"artifactLocation": {"uri": str(e["file"])}}
+            if region:
+                phys["region"] = region
+            locs.append({"physicalLocation": phys})
+        elif e.get("kind") and e.get("name"):
+            fq = "/".join(str(x) for x in (e.get("kind"), e.get("namespace"), e.get("name")) if x)
+            locs.append({"logicalLocations": [{"fullyQualifiedName": clean_text(fq), "kind": "resource"}]})
+    return locs[:10]
+
+
+def _all_checks(report: Any) -> list[CheckResult]:
+    if isinstance(report, FleetReport):
+        return [*report.cluster_checks, *(c for s in report.services for c in s.checks)]
+    return list(report.checks)
+
+
+def render_sarif(report: Any, out: IO[str], color: bool = False) -> None:
+    checks = _all_checks(report)
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for r in checks:
+        rules.setdefault(
+            r.id,
+            {
+                "id": r.id,
+                "name": r.title.title().replace(" ", "").replace("-", ""),
+                "shortDescription": {"text": r.title},
+                "helpUri": r.doc,
+                "properties": {"category": r.category},
+            },
+        )
+        if r.status not in _LEVEL:
+            continue
+        text = clean_text(r.message)
+        if r.remediation:
+            text += "\nFix: " + clean_text(r.remediation)
+        result: dict[str, Any] = {"ruleId": r.id, "level": _LEVEL[r.status], "message": {"text": text}}
+        locs = _locations(r.evidence)
+        if locs:
+            result["locations"] = locs
+        results.append(result)
+    doc = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "waypoint-doctor",
+                        "version": __version__,
+                        "informationUri": "https://istio.io/latest/docs/ambient/",
+                        "rules": sorted(rules.values(), key=lambda x: x["id"]),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    json.dump(doc, out, indent=2)
+    out.write("\n")
