@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Union
 
-__all__ = ["BLOCK_SIZE", "MAX_LINE_BYTES", "LogSource", "iter_lines", "iter_line_blocks", "lines_from_chunks"]
+__all__ = ["BLOCK_SIZE", "MAX_LINE_BYTES", "LogSource", "iter_line_blocks", "iter_lines", "lines_from_chunks"]
 
 BLOCK_SIZE = 1 << 20
 MAX_LINE_BYTES = 1 << 22
@@ -103,7 +103,9 @@ def _blocks_from_text(read, block_size: int, max_line: int) -> Iterator[list[str
         yield [tail]
 
 
-def lines_from_chunks(chunks: Iterable[bytes | str], *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
+def lines_from_chunks(
+    chunks: Iterable[bytes | str], *, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[str]:
     """Re-split an iterable of arbitrary chunks (e.g. a streamed HTTP body) into lines."""
     it = iter(chunks)
 
