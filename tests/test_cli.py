@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from clihelpers import REPO, run_cli
 
 HEALTHY = str(REPO / "examples" / "kagenti-healthy")

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from scenariolib import Scenario
-from scenarios import all_scenarios
 from waypoint_doctor.checks.spec import CheckOptions, Target
 from waypoint_doctor.collect.snapshot_dir import load_snapshot
 from waypoint_doctor.engine import check_service
+
+from scenariolib import Scenario
+from scenarios import all_scenarios
 
 SCENARIOS = all_scenarios()
 
