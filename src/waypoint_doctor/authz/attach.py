@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from waypoint_doctor.authz.attributes import (
     ZTUNNEL_WHEN_KEYS,
@@ -34,7 +34,7 @@ SERVICE_ENTRY_GROUP = "networking.istio.io"
 DEFAULT_ROOT_NAMESPACE = "istio-system"
 
 
-class Enforcer(str, Enum):
+class Enforcer(StrEnum):
     WAYPOINT = "waypoint"
     ZTUNNEL = "ztunnel"
 
@@ -79,7 +79,7 @@ class ServiceTarget:
         return tuple(sorted((pairs or {}).items()))
 
 
-class RuleFate(str, Enum):
+class RuleFate(StrEnum):
     KEPT = "kept"  # no HTTP attribute: enforced as written
     DROPPED = "dropped"  # ALLOW rule with an HTTP attribute: omitted entirely
     STRIPPED = "stripped"  # DENY rule: HTTP attributes removed, the L4 rest enforced (broader)
@@ -118,7 +118,7 @@ class ZtunnelConversion:
         return None
 
 
-class Scope(str, Enum):
+class Scope(StrEnum):
     TARGET_SERVICE = "targetRef:Service"
     TARGET_SERVICE_ENTRY = "targetRef:ServiceEntry"
     TARGET_GATEWAY = "targetRef:Gateway"
@@ -148,19 +148,15 @@ class Attachment:
 
 
 DRY_RUN_UNSUPPORTED = (
-    "found policy \"{key}\" using dry-run annotation, but support for ambient dry-run authorizationPolicies "
+    'found policy "{key}" using dry-run annotation, but support for ambient dry-run authorizationPolicies '
     "isn't enabled"
 )
 _HTTP_RULE_FMT = (
     "ztunnel does not support HTTP attributes (found: {found}). In ambient mode you must use a waypoint proxy "
     "to enforce HTTP rules. {boilerplate}"
 )
-_ALLOW_BOILERPLATE = (
-    "Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested."
-)
-_DENY_MIXED_BOILERPLATE = (
-    "DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested."
-)
+_ALLOW_BOILERPLATE = "Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested."
+_DENY_MIXED_BOILERPLATE = "DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested."
 _DENY_NO_EFFECT_BOILERPLATE = (
     "After omitting unsupported HTTP attributes, this DENY policy has no enforceable rules at ztunnel and will "
     "have no effect. Deploy a waypoint proxy and use a targetRef to enforce this policy."
@@ -173,14 +169,14 @@ def _ztunnel_rule_is_effective(rule: Rule) -> bool:
     ztunnel skips empty matches, so a clause whose every match is empty is false; a rule with no
     clause at all (``{}``) matches everything.
     """
-    if rule.operations:
-        if not any(_operation_has_l4(op) for op in rule.operations):
-            return False
-    if rule.sources:
-        if not any(_source_has_l4(source) for source in rule.sources):
-            return False
+    if rule.operations and not any(_operation_has_l4(op) for op in rule.operations):
+        return False
+    if rule.sources and not any(_source_has_l4(source) for source in rule.sources):
+        return False
     for condition in rule.conditions:
-        if condition.key not in ZTUNNEL_WHEN_KEYS or not _l4_values(condition.key, condition.values + condition.not_values):
+        if condition.key not in ZTUNNEL_WHEN_KEYS or not _l4_values(
+            condition.key, condition.values + condition.not_values
+        ):
             return False
     return True
 
@@ -232,7 +228,12 @@ def convert_for_ztunnel(policy: AuthorizationPolicy, *, dry_run_supported: bool 
     for rule in policy.rules:
         http = ztunnel_http_attributes(rule) if not rule.skipped else []
         ignored = sorted(
-            {name for s in rule.sources or () for name, _ in s.fields() if name in ("trustDomains", "notTrustDomains")}
+            {
+                name
+                for s in rule.sources or ()
+                for name, _ in s.fields()
+                if name in ("trustDomains", "notTrustDomains")
+            }
         )
         found.update(http)
         if rule.skipped:
@@ -282,11 +283,16 @@ def _selector_decision(policy: AuthorizationPolicy, target: ServiceTarget) -> tu
         which = "all" if chosen == total else f"{chosen} of {total}"
         return True, f"its selector ({shown}) matches {which} of the Service's pods"
     if target.service_selector is not None and _selects(selector, target.service_selector):
-        return True, f"its selector ({shown}) is contained in the Service's selector, so it selects the Service's pods"
+        return (
+            True,
+            f"its selector ({shown}) is contained in the Service's selector, so it selects the Service's pods",
+        )
     return False, f"its selector ({shown}) is not contained in the Service's selector (pod labels unknown)"
 
 
-def _ref_decision(ref: TargetRef, policy: AuthorizationPolicy, target: ServiceTarget) -> tuple[Scope | None, str]:
+def _ref_decision(
+    ref: TargetRef, policy: AuthorizationPolicy, target: ServiceTarget
+) -> tuple[Scope | None, str]:
     """(scope if this targetRef attaches the policy to the Service's waypoint, reason)."""
     waypoint = target.waypoint
     kind, group = ref.kind, ref.canonical_group
@@ -299,11 +305,17 @@ def _ref_decision(ref: TargetRef, policy: AuthorizationPolicy, target: ServiceTa
                 f"applies to the Service of the policy's own namespace ({target.namespace!r})"
             )
         if waypoint is None:
-            return None, f"targets Service {target.key}, which is not bound to a waypoint (ztunnel ignores targetRef policies)"
-        return Scope.TARGET_SERVICE, f"targetRef Service {target.key} and the Service is bound to waypoint {waypoint.key}"
+            return (
+                None,
+                f"targets Service {target.key}, which is not bound to a waypoint (ztunnel ignores targetRef policies)",
+            )
+        return (
+            Scope.TARGET_SERVICE,
+            f"targetRef Service {target.key} and the Service is bound to waypoint {waypoint.key}",
+        )
     if kind == "Service":
         return None, (
-            f"targetRef kind Service with group {ref.group!r}: only group \"\" (core) attaches; the waypoint ignores it "
+            f'targetRef kind Service with group {ref.group!r}: only group "" (core) attaches; the waypoint ignores it '
             "even if WaypointAccepted says True"
         )
     if kind == "ServiceEntry" and group == SERVICE_ENTRY_GROUP:
@@ -313,18 +325,30 @@ def _ref_decision(ref: TargetRef, policy: AuthorizationPolicy, target: ServiceTa
             return None, f"targets ServiceEntry {ref.name!r} from another namespace ({policy.namespace!r})"
         if waypoint is None:
             return None, f"targets ServiceEntry {target.key}, which is not bound to a waypoint"
-        return Scope.TARGET_SERVICE_ENTRY, f"targetRef ServiceEntry {target.key} bound to waypoint {waypoint.key}"
+        return (
+            Scope.TARGET_SERVICE_ENTRY,
+            f"targetRef ServiceEntry {target.key} bound to waypoint {waypoint.key}",
+        )
     if kind == "GatewayClass" and group == GATEWAY_GROUP:
         if ref.name != WAYPOINT_GATEWAY_CLASS:
-            return None, f"targets GatewayClass {ref.name!r}; only {WAYPOINT_GATEWAY_CLASS!r} applies to waypoints"
+            return (
+                None,
+                f"targets GatewayClass {ref.name!r}; only {WAYPOINT_GATEWAY_CLASS!r} applies to waypoints",
+            )
         if policy.namespace != target.root_namespace:
             return None, (
                 f"targets GatewayClass {WAYPOINT_GATEWAY_CLASS} but lives in {policy.namespace!r}; it must be in the "
                 f"root namespace {target.root_namespace!r}"
             )
         if waypoint is None:
-            return None, "targets every waypoint (GatewayClass istio-waypoint), but the Service has no waypoint"
-        return Scope.TARGET_GATEWAY_CLASS, f"targetRef GatewayClass {WAYPOINT_GATEWAY_CLASS} from the root namespace: all waypoints"
+            return (
+                None,
+                "targets every waypoint (GatewayClass istio-waypoint), but the Service has no waypoint",
+            )
+        return (
+            Scope.TARGET_GATEWAY_CLASS,
+            f"targetRef GatewayClass {WAYPOINT_GATEWAY_CLASS} from the root namespace: all waypoints",
+        )
     if kind == "Gateway" and group == GATEWAY_GROUP:
         if waypoint is None:
             return None, f"targets Gateway {ref.name!r}, but the Service is not bound to a waypoint"
@@ -336,7 +360,10 @@ def _ref_decision(ref: TargetRef, policy: AuthorizationPolicy, target: ServiceTa
                 f"the waypoint's namespace ({waypoint.namespace!r})"
             )
         if ref.namespace not in (None, "", waypoint.namespace):
-            return None, f"targetRef namespace {ref.namespace!r} differs from the waypoint's; it never matches"
+            return (
+                None,
+                f"targetRef namespace {ref.namespace!r} differs from the waypoint's; it never matches",
+            )
         return Scope.TARGET_GATEWAY, f"targetRef Gateway {waypoint.key}: all traffic through the waypoint"
     if kind == "Gateway":
         return None, f"targetRef kind Gateway needs group {GATEWAY_GROUP!r}, not {ref.group!r}"
@@ -385,14 +412,26 @@ def attach_policy(
     waypoint_note = " (waypoints ignore selector and namespace-wide policies)"
     if policy.selector is not None:
         selected, reason = _selector_decision(policy, target)
-        where = "" if policy.namespace == target.namespace else " from the root namespace, which selects in every namespace"
+        where = (
+            ""
+            if policy.namespace == target.namespace
+            else " from the root namespace, which selects in every namespace"
+        )
         if not selected:
-            return Attachment(policy=policy, enforced_by=None, reason=f"not enforced: {reason}{where}", scope=Scope.SELECTOR)
+            return Attachment(
+                policy=policy, enforced_by=None, reason=f"not enforced: {reason}{where}", scope=Scope.SELECTOR
+            )
         scope, text = Scope.SELECTOR, f"{reason}{where}"
     elif policy.namespace == target.root_namespace:
-        scope, text = Scope.GLOBAL, f"no selector and no targetRef in the root namespace {target.root_namespace!r}: mesh-wide"
+        scope, text = (
+            Scope.GLOBAL,
+            f"no selector and no targetRef in the root namespace {target.root_namespace!r}: mesh-wide",
+        )
     else:
-        scope, text = Scope.NAMESPACE, f"no selector and no targetRef: every workload of namespace {policy.namespace!r}"
+        scope, text = (
+            Scope.NAMESPACE,
+            f"no selector and no targetRef: every workload of namespace {policy.namespace!r}",
+        )
     if not conversion.supported:
         return Attachment(
             policy=policy,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from waypoint_doctor.authz import match
@@ -39,7 +39,7 @@ from waypoint_doctor.authz.logic import Tri, tri_all, tri_any
 from waypoint_doctor.authz.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     ALLOW = "ALLOW"
     DENY = "DENY"
     UNKNOWN = "UNKNOWN"
@@ -329,7 +329,9 @@ def _source_matcher(name: str, ctx: _Context) -> tuple[str | None, Callable[[str
     return None, None, f"{name} is not an attribute this engine knows"
 
 
-def _operation_matcher(name: str, ctx: _Context) -> tuple[str | None, Callable[[str], bool] | None, str | None]:
+def _operation_matcher(
+    name: str, ctx: _Context
+) -> tuple[str | None, Callable[[str], bool] | None, str | None]:
     request = ctx.request
     base = name[3].lower() + name[4:] if name.startswith("not") else name
     if base == "ports":
@@ -417,7 +419,9 @@ def _condition_matcher(
 
 
 def _tcp_ignored(name: str, ctx: _Context) -> bool:
-    return ctx.tcp_at_waypoint and (name in ENVOY_HTTP_ONLY_SOURCE_FIELDS or name in ENVOY_HTTP_ONLY_OPERATION_FIELDS)
+    return ctx.tcp_at_waypoint and (
+        name in ENVOY_HTTP_ONLY_SOURCE_FIELDS or name in ENVOY_HTTP_ONLY_OPERATION_FIELDS
+    )
 
 
 def _evaluate_entry(
@@ -446,7 +450,12 @@ def _evaluate_entry(
             # Only reached for lenient actions: ALLOW rules with such fields are skipped whole.
             checks.append(
                 AttributeCheck(
-                    name, location, values, None, Tri.TRUE, name.startswith("not"),
+                    name,
+                    location,
+                    values,
+                    None,
+                    Tri.TRUE,
+                    name.startswith("not"),
                     "HTTP-only attribute on a TCP port: ignored, so treated as matching",
                 )
             )
@@ -462,7 +471,11 @@ def _evaluate_entry(
     if not ctx.at_waypoint and not checks:
         # An empty match is skipped by ztunnel: this entry can never match.
         return EntryTrace(
-            kind, index, entry.location, (), Tri.FALSE,
+            kind,
+            index,
+            entry.location,
+            (),
+            Tri.FALSE,
             (note + "; " if note else "") + "nothing L4 is left in this entry, so ztunnel never matches it",
         )
     return EntryTrace(kind, index, entry.location, tuple(checks), tri_all(c.result for c in checks), note)
@@ -473,18 +486,29 @@ def _evaluate_condition(index: int, condition: Condition, ctx: _Context) -> Entr
     attribute = f"when:{condition.key}"
     if not ctx.at_waypoint and not is_ztunnel_when_key(condition.key):
         return EntryTrace(
-            "when", index, location, (), Tri.FALSE,
+            "when",
+            index,
+            location,
+            (),
+            Tri.FALSE,
             f"ztunnel cannot evaluate {condition.key}: the condition never matches there",
         )
     if ctx.tcp_at_waypoint and is_envoy_http_only_when_key(condition.key):
         check = AttributeCheck(
-            attribute, location, condition.values, None, Tri.TRUE,
+            attribute,
+            location,
+            condition.values,
+            None,
+            Tri.TRUE,
             note="HTTP-only attribute on a TCP port: ignored, so treated as matching",
         )
         return EntryTrace("when", index, location, (check,), Tri.TRUE)
     got, matcher, note = _condition_matcher(condition.key, ctx)
     checks: list[AttributeCheck] = []
-    for values, negative, suffix in ((condition.values, False, "values"), (condition.not_values, True, "notValues")):
+    for values, negative, suffix in (
+        (condition.values, False, "values"),
+        (condition.not_values, True, "notValues"),
+    ):
         if not values:
             continue
         if not ctx.at_waypoint:
@@ -529,7 +553,9 @@ def _evaluate_rule(rule: Rule, ctx: _Context) -> RuleTrace:
         fate = ctx.conversion.fate(rule.index)
         if fate is not None and fate.fate is RuleFate.DROPPED:
             return RuleTrace(
-                rule.index, rule_id, Tri.FALSE,
+                rule.index,
+                rule_id,
+                Tri.FALSE,
                 skipped=f"ztunnel drops this ALLOW rule: it uses HTTP attributes ({', '.join(fate.http_attributes)})",
             )
         if fate is not None and fate.fate is RuleFate.STRIPPED:
@@ -541,10 +567,14 @@ def _evaluate_rule(rule: Rule, ctx: _Context) -> RuleTrace:
         if reason:
             return RuleTrace(rule.index, rule_id, Tri.FALSE, skipped=reason)
     sources = (
-        tuple(_evaluate_entry("from", i, s, ctx) for i, s in enumerate(rule.sources)) if rule.sources else None
+        tuple(_evaluate_entry("from", i, s, ctx) for i, s in enumerate(rule.sources))
+        if rule.sources
+        else None
     )
     operations = (
-        tuple(_evaluate_entry("to", i, o, ctx) for i, o in enumerate(rule.operations)) if rule.operations else None
+        tuple(_evaluate_entry("to", i, o, ctx) for i, o in enumerate(rule.operations))
+        if rule.operations
+        else None
     )
     conditions = tuple(_evaluate_condition(i, c, ctx) for i, c in enumerate(rule.conditions))
     parts = []
@@ -579,7 +609,9 @@ def _evaluate_policy(policy: AuthorizationPolicy, ctx: _Context) -> PolicyTrace:
 
 def _best_entry(entries: Sequence[EntryTrace]) -> EntryTrace:
     def score(entry: EntryTrace) -> tuple[int, int, int]:
-        failed = sum(1 for c in entry.checks if c.result is Tri.FALSE) or (1 if entry.result is Tri.FALSE else 0)
+        failed = sum(1 for c in entry.checks if c.result is Tri.FALSE) or (
+            1 if entry.result is Tri.FALSE else 0
+        )
         matched = sum(1 for c in entry.checks if c.result is Tri.TRUE)
         return (failed, -matched, entry.index)
 
@@ -590,9 +622,18 @@ def _miss_candidate(policy: PolicyTrace, rule: RuleTrace) -> tuple[tuple[object,
     if rule.result is not Tri.FALSE:
         return None
     if rule.skipped:
-        return ((99, 1, 0, policy.policy, rule.index), NearestMiss(
-            policy.policy, rule.index, rule.rule_id, attribute="rule", wanted=(), got=None, reason=rule.skipped,
-        ))
+        return (
+            (99, 1, 0, policy.policy, rule.index),
+            NearestMiss(
+                policy.policy,
+                rule.index,
+                rule.rule_id,
+                attribute="rule",
+                wanted=(),
+                got=None,
+                reason=rule.skipped,
+            ),
+        )
     chosen: list[EntryTrace] = []
     source_ok = True
     if rule.sources is not None:
@@ -618,13 +659,29 @@ def _miss_candidate(policy: PolicyTrace, rule: RuleTrace) -> tuple[tuple[object,
     others = tuple(c.attribute for _, c in failed[1:] if c is not None)
     if check is None:
         miss = NearestMiss(
-            policy.policy, rule.index, rule.rule_id, attribute=entry.kind, wanted=(), got=None,
-            matched=tuple(matched), other_failures=others, location=entry.location, reason=entry.note,
+            policy.policy,
+            rule.index,
+            rule.rule_id,
+            attribute=entry.kind,
+            wanted=(),
+            got=None,
+            matched=tuple(matched),
+            other_failures=others,
+            location=entry.location,
+            reason=entry.note,
         )
     else:
         miss = NearestMiss(
-            policy.policy, rule.index, rule.rule_id, attribute=check.attribute, wanted=check.wanted, got=check.got,
-            negative=check.negative, matched=tuple(matched), other_failures=others, location=check.location,
+            policy.policy,
+            rule.index,
+            rule.rule_id,
+            attribute=check.attribute,
+            wanted=check.wanted,
+            got=check.got,
+            negative=check.negative,
+            matched=tuple(matched),
+            other_failures=others,
+            location=check.location,
         )
     return ((len(failed), 0 if source_ok else 1, -len(matched), policy.policy, rule.index), miss)
 
@@ -649,7 +706,9 @@ def nearest_miss(traces: Iterable[PolicyTrace]) -> NearestMiss | None:
 
 def _decided(policy: PolicyTrace, result: Tri) -> DecidedBy:
     rule = policy.first_rule(result)
-    return DecidedBy(policy.policy, policy.action, rule.index if rule else None, rule.rule_id if rule else None)
+    return DecidedBy(
+        policy.policy, policy.action, rule.index if rule else None, rule.rule_id if rule else None
+    )
 
 
 def evaluate(
@@ -683,8 +742,14 @@ def evaluate(
             conversion = convert_for_ztunnel(policy)
             if not conversion.supported:
                 traces.append(
-                    PolicyTrace(policy.key, policy.action or Action.ALLOW, Tri.FALSE, (), False,
-                                f"not sent to ztunnel: {conversion.unsupported_reason}")
+                    PolicyTrace(
+                        policy.key,
+                        policy.action or Action.ALLOW,
+                        Tri.FALSE,
+                        (),
+                        False,
+                        f"not sent to ztunnel: {conversion.unsupported_reason}",
+                    )
                 )
                 continue
         ctx = _Context(enforcer, request, trust_domain, tuple(aliases), policy, conversion, unknowns)
@@ -719,9 +784,13 @@ def _decide(
             if policy.action is Action.CUSTOM:
                 why = f"denied: its provider {providers.get(policy.policy)!r} is not an extension provider of the mesh, so istiod turns the CUSTOM policy into a DENY"
             return Decision(
-                enforcer, Verdict.DENY, decided,
+                enforcer,
+                Verdict.DENY,
+                decided,
                 f"{why} by {policy.action.value} policy {policy.policy} rule {decided.rule}",
-                trace, None, (),
+                trace,
+                None,
+                (),
             )
 
     # ALLOW stage.
@@ -729,7 +798,10 @@ def _decide(
     allow_decided: DecidedBy | None = None
     miss: NearestMiss | None = None
     if not allows:
-        allow_verdict, allow_reason = Verdict.ALLOW, "no ALLOW policy applies here, so the request is allowed by default"
+        allow_verdict, allow_reason = (
+            Verdict.ALLOW,
+            "no ALLOW policy applies here, so the request is allowed by default",
+        )
     else:
         matched = [t for t in allows if t.result is Tri.TRUE]
         if matched:
@@ -744,7 +816,9 @@ def _decide(
             miss = nearest_miss(allows)
             allow_reason = "ALLOW policies apply here and none matched, so the request is denied by default"
             if all(not t.rules for t in allows):
-                allow_reason = "an allow-nothing policy applies here (ALLOW with no rules), so every request is denied"
+                allow_reason = (
+                    "an allow-nothing policy applies here (ALLOW with no rules), so every request is denied"
+                )
 
     if allow_verdict is Verdict.DENY:
         reason = allow_reason
@@ -758,16 +832,24 @@ def _decide(
         decided = _decided(custom_hit[0], custom_hit[0].result)
         provider = providers.get(custom_hit[0].policy) or "?"
         return Decision(
-            enforcer, Verdict.UNKNOWN, decided,
+            enforcer,
+            Verdict.UNKNOWN,
+            decided,
             f"CUSTOM policy {custom_hit[0].policy} sends the request to external authorizer {provider!r}, "
             f"whose answer cannot be known here ({allow_reason} otherwise)",
-            trace, None, (*unknown_list, f"{custom_hit[0].policy}: external authorizer {provider!r}"),
+            trace,
+            None,
+            (*unknown_list, f"{custom_hit[0].policy}: external authorizer {provider!r}"),
         )
     if deny_unknown:
         return Decision(
-            enforcer, Verdict.UNKNOWN, None,
+            enforcer,
+            Verdict.UNKNOWN,
+            None,
             f"DENY policy {deny_unknown[0].policy} may match: it depends on data the question did not give",
-            trace, None, unknown_list,
+            trace,
+            None,
+            unknown_list,
         )
     if allow_verdict is Verdict.UNKNOWN:
         return Decision(enforcer, Verdict.UNKNOWN, None, allow_reason, trace, None, unknown_list)

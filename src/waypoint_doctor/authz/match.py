@@ -16,7 +16,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 SPIFFE_PREFIX = "spiffe://"
 CLUSTER_LOCAL = "cluster.local"
@@ -35,7 +35,7 @@ _TEXT_GLOB = f"[{_ENVOY_PCHAR}/]*"
 _PRINTABLE_PATH = re.compile(r"^/[\x21-\x7e]*$")
 
 
-class MatchKind(str, Enum):
+class MatchKind(StrEnum):
     EXACT = "exact"
     PREFIX = "prefix"
     SUFFIX = "suffix"

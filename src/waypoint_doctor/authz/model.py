@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 API_GROUP = "security.istio.io"
@@ -24,14 +24,14 @@ _PARSE_BOOL_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _PARSE_BOOL_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     ALLOW = "ALLOW"
     DENY = "DENY"
     AUDIT = "AUDIT"
     CUSTOM = "CUSTOM"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"  # istiod's webhook would refuse it, or a proxy skips it
     WARNING = "warning"  # accepted, but it will not do what it seems to say
 
@@ -281,7 +281,9 @@ def _string_list(value: Any, location: str, out: _Collector) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        out.add("wrong-type", location, "expected a list of strings, got a single string (read as a list of one)")
+        out.add(
+            "wrong-type", location, "expected a list of strings, got a single string (read as a list of one)"
+        )
         return (value,)
     if not isinstance(value, list | tuple):
         out.add("wrong-type", location, f"expected a list of strings, got {type(value).__name__}")
@@ -299,7 +301,9 @@ def _string_list(value: Any, location: str, out: _Collector) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _check_unknown_fields(obj: Mapping[str, Any], known: Sequence[str], location: str, out: _Collector) -> None:
+def _check_unknown_fields(
+    obj: Mapping[str, Any], known: Sequence[str], location: str, out: _Collector
+) -> None:
     for key in obj:
         if key not in known:
             out.add(
@@ -345,7 +349,9 @@ def _parse_entries(
         entry_location = f"{location}[{index}]"
         inner_location = f"{entry_location}.{inner}"
         if not _is_mapping(entry):
-            out.add("wrong-type", entry_location, f"expected an object with `{inner}`, got {type(entry).__name__}")
+            out.add(
+                "wrong-type", entry_location, f"expected an object with `{inner}`, got {type(entry).__name__}"
+            )
             entries.append(parse_inner({}, inner_location, _Collector()))
             continue
         _check_unknown_fields(entry, [inner], entry_location, out)
@@ -420,7 +426,9 @@ def _parse_selector(raw: Any, out: _Collector) -> tuple[tuple[str, str], ...] | 
     if not _is_mapping(labels):
         out.add("wrong-type", "spec.selector.matchLabels", f"expected a map, got {type(labels).__name__}")
         return ()
-    return tuple(sorted((str(k), _string(v, f"spec.selector.matchLabels.{k}", out)) for k, v in labels.items()))
+    return tuple(
+        sorted((str(k), _string(v, f"spec.selector.matchLabels.{k}", out)) for k, v in labels.items())
+    )
 
 
 def _parse_conditions(status: Any, out: _Collector) -> tuple[StatusCondition, ...]:
@@ -498,7 +506,9 @@ def _parse_policy(obj: Any) -> AuthorizationPolicy:
     dry_run_annotation: str | None = None
     dry_run = False
     if _is_mapping(annotations) and DRY_RUN_ANNOTATION in annotations:
-        dry_run_annotation = _string(annotations.get(DRY_RUN_ANNOTATION), f"metadata.annotations.{DRY_RUN_ANNOTATION}", out)
+        dry_run_annotation = _string(
+            annotations.get(DRY_RUN_ANNOTATION), f"metadata.annotations.{DRY_RUN_ANNOTATION}", out
+        )
         parsed = parse_bool(dry_run_annotation)
         if parsed is None:
             out.add(
@@ -535,7 +545,11 @@ def _parse_policy(obj: Any) -> AuthorizationPolicy:
         if _is_mapping(raw_provider):
             provider = _string(raw_provider.get("name"), "spec.provider.name", out) or None
         else:
-            out.add("wrong-type", "spec.provider", f"expected an object with `name`, got {type(raw_provider).__name__}")
+            out.add(
+                "wrong-type",
+                "spec.provider",
+                f"expected an object with `name`, got {type(raw_provider).__name__}",
+            )
 
     selector = _parse_selector(spec.get("selector"), out)
 
@@ -550,7 +564,9 @@ def _parse_policy(obj: Any) -> AuthorizationPolicy:
         else:
             out.add("wrong-type", "spec.targetRefs", f"expected a list, got {type(raw_refs).__name__}")
     singular = (
-        _parse_target_ref(spec.get("targetRef"), "spec.targetRef", out) if spec.get("targetRef") is not None else None
+        _parse_target_ref(spec.get("targetRef"), "spec.targetRef", out)
+        if spec.get("targetRef") is not None
+        else None
     )
     # model.GetTargetRefs: targetRefs when non-empty, else the legacy singular targetRef.
     target_refs: tuple[TargetRef, ...] = ()

@@ -43,7 +43,6 @@ ALLOWED_TARGET_REFS: dict[str, str] = {
 }
 
 
-
 class _Add(Protocol):
     def __call__(self, code: str, location: str, message: str, severity: Severity = ...) -> None: ...
 
@@ -87,7 +86,11 @@ def validate_policy(policy: AuthorizationPolicy, *, selector_and_target: int = 0
             if not key:
                 add("selector-empty-key", "spec.selector.matchLabels", "empty label key in the selector")
             if "*" in key or "*" in value:
-                add("selector-wildcard", f"spec.selector.matchLabels.{key}", "wildcards are not supported in selectors")
+                add(
+                    "selector-wildcard",
+                    f"spec.selector.matchLabels.{key}",
+                    "wildcards are not supported in selectors",
+                )
     if len(policy.target_refs) > 16:
         add("too-many-target-refs", "spec.targetRefs", "at most 16 targetRefs are allowed")
     for ref in policy.target_refs:
@@ -104,7 +107,7 @@ def validate_policy(policy: AuthorizationPolicy, *, selector_and_target: int = 0
             add(
                 "target-ref-kind-not-allowed",
                 ref.location,
-                f"targetRef must be Service (group \"\"), ServiceEntry (networking.istio.io), Gateway or "
+                f'targetRef must be Service (group ""), ServiceEntry (networking.istio.io), Gateway or '
                 f"GatewayClass (gateway.networking.k8s.io), but was {shown_group}/{ref.kind}",
             )
 
@@ -116,7 +119,11 @@ def validate_policy(policy: AuthorizationPolicy, *, selector_and_target: int = 0
                 "CUSTOM action without `rules` is never triggered; add an empty rule `{}` to trigger it for every request",
             )
         elif not policy.provider:
-            add("custom-without-provider", "spec.provider.name", "`provider.name` must be set for a CUSTOM action")
+            add(
+                "custom-without-provider",
+                "spec.provider.name",
+                "`provider.name` must be set for a CUSTOM action",
+            )
     elif policy.provider:
         add("provider-without-custom", "spec.provider", "`provider` may only be used with the CUSTOM action")
     if policy.action is Action.DENY and not policy.rules_present:
@@ -146,7 +153,11 @@ def _validate_rule(policy: AuthorizationPolicy, rule: Rule, add: _Add) -> None:
             add("when-missing-key", f"{location}.key", "`key` must not be empty")
             continue
         if not condition.values and not condition.not_values:
-            add("when-without-values", location, f"at least one of `values` or `notValues` must be set for {condition.key}")
+            add(
+                "when-without-values",
+                location,
+                f"at least one of `values` or `notValues` must be set for {condition.key}",
+            )
         if not is_known_when_key(condition.key):
             add(
                 "when-unknown-key",
@@ -160,10 +171,15 @@ def _validate_rule(policy: AuthorizationPolicy, rule: Rule, add: _Add) -> None:
                 if message:
                     add("when-invalid-value", f"{location}.{field_name}[{index}]", message)
         if policy.action is Action.CUSTOM and (
-            condition.key in ("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal")
+            condition.key
+            in ("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal")
             or condition.key.startswith("request.auth.")
         ):
-            add("custom-unsupported-field", f"{location}.key", f"{condition.key} is not supported with the CUSTOM action")
+            add(
+                "custom-unsupported-field",
+                f"{location}.key",
+                f"{condition.key} is not supported with the CUSTOM action",
+            )
 
     if policy.action is Action.DENY and _deny_rule_is_http_only(rule):
         add(
@@ -183,7 +199,8 @@ def _deny_rule_is_http_only(rule: Rule) -> bool:
         any(name in _SOURCE_WITH_TCP_MEANING for name, _ in source.fields()) for source in rule.sources or ()
     )
     tcp_in_to = any(
-        any(name in ZTUNNEL_OPERATION_FIELDS for name, _ in operation.fields()) for operation in rule.operations or ()
+        any(name in ZTUNNEL_OPERATION_FIELDS for name, _ in operation.fields())
+        for operation in rule.operations or ()
     )
     return (from_exists and not to_exists and not tcp_in_from) or (to_exists and not tcp_in_to)
 
@@ -197,11 +214,19 @@ def _validate_source(policy: AuthorizationPolicy, source: Source, add: _Add) -> 
     if ({"principals", "notPrincipals", "namespaces", "notNamespaces"} & fields.keys()) and (
         {"serviceAccounts", "notServiceAccounts"} & fields.keys()
     ):
-        add("service-accounts-with-principals", location, "cannot set serviceAccounts with namespaces or principals")
+        add(
+            "service-accounts-with-principals",
+            location,
+            "cannot set serviceAccounts with namespaces or principals",
+        )
     if policy.action is Action.CUSTOM:
         for name in fields:
             if name not in ("ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"):
-                add("custom-unsupported-field", f"{location}.{name}", f"From.{name} is not supported with the CUSTOM action")
+                add(
+                    "custom-unsupported-field",
+                    f"{location}.{name}",
+                    f"From.{name} is not supported with the CUSTOM action",
+                )
     for name, values in fields.items():
         for index, value in enumerate(values):
             value_location = f"{location}.{name}[{index}]"
@@ -219,7 +244,11 @@ def _validate_source(policy: AuthorizationPolicy, source: Source, add: _Add) -> 
             elif name in ("trustDomains", "notTrustDomains"):
                 message = wildcard_problem(value)
                 if message or "/" in value:
-                    add("trust-domain-format", value_location, message or f"trust domain {value!r} must not contain '/'")
+                    add(
+                        "trust-domain-format",
+                        value_location,
+                        message or f"trust domain {value!r} must not contain '/'",
+                    )
             elif name in ("principals", "notPrincipals"):
                 _lint_principal(value, value_location, add)
             elif name in ("namespaces", "notNamespaces"):
@@ -236,7 +265,7 @@ def _lint_principal(value: str, location: str, add: _Add) -> None:
             "principal-spiffe-prefix",
             location,
             f"{value!r} starts with spiffe://: the waypoint compiles it to spiffe://spiffe://… and it never "
-            f"matches; write {value[len(SPIFFE_PREFIX):]!r}",
+            f"matches; write {value[len(SPIFFE_PREFIX) :]!r}",
             Severity.WARNING,
         )
         return
