@@ -210,37 +210,69 @@ def classify_error(error: str) -> Failure:
 # text parsing
 
 _ACCESS_MESSAGES = ("connection complete", "connection failed")
-_Q = r'"([^"\\]*)"'  # a quoted value without escapes (lines with a backslash take the slow path)
-_V = r"(\S+)"
-_S = r"(?:[ \t]+|$)"
+
+# Two pre-compiled patterns produce the same 21 groups, in ZtunnelAccess order (the hbone address
+# takes two groups: quoted or bare). Values are matched without escapes: a line containing a
+# backslash goes to the general tokenizer, which unescapes.
+_TS = r"(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))"
+_HEAD = _TS + r"[ \t]+([A-Za-z]+)[ \t]+access[ \t]+(connection complete|connection failed)[ \t]+"
+_Q = r'"([^"]*)"'
+_HBONE = r'dst\.hbone_addr=(?:"([^"]*)"|([^\s"]+))'
 
 
-def _field(key: str, value: str) -> str:
-    return rf"(?:{re.escape(key)}={value}{_S})?"
+def _opt(key: str, value: str) -> str:
+    return "(?: " + re.escape(key) + "=" + value + ")?"
 
 
-# Field order of metrics.rs (1.22 → 1.31). Each is optional; ``dst.hbone_addr`` may be quoted.
-_FAST = re.compile(
-    r"(\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d))[ \t]+([A-Za-z]+)[ \t]+access[ \t]+(connection complete|connection failed)(?:[ \t]+|$)"
-    + _field("src.addr", _V)
-    + _field("src.workload", _Q)
-    + _field("src.namespace", _Q)
-    + _field("src.identity", _Q)
-    + _field("src.cluster", _Q)
-    + _field("dst.addr", _V)
-    + r'(?:dst\.hbone_addr=(?:"([^"\\]*)"|([^\s"]+))'
-    + _S
+# The usual shape of a `connection complete` line: every field ztunnel knows, with only the
+# identities (absent without mTLS), the 1.31 cluster names and the error optional. About a third
+# cheaper than the general pattern, whose every field is optional.
+_COMMON = re.compile(
+    _HEAD
+    + r"src\.addr=(\S+) src\.workload="
+    + _Q
+    + " src\\.namespace="
+    + _Q
+    + _opt("src.identity", _Q)
+    + _opt("src.cluster", _Q)
+    + r" dst\.addr=(\S+) "
+    + _HBONE
+    + " dst\\.service="
+    + _Q
+    + " dst\\.workload="
+    + _Q
+    + " dst\\.namespace="
+    + _Q
+    + _opt("dst.identity", _Q)
+    + _opt("dst.cluster", _Q)
+    + " direction="
+    + _Q
+    + r' bytes_sent=(\d+) bytes_recv=(\d+) duration="(\d+)ms"'
+    + _opt("error", _Q)
+    + r"\Z"
+)
+# Any subset of the fields, still in ztunnel's order (early denies, unknown destinations, …).
+_GENERAL = re.compile(
+    _HEAD
+    + r"src\.addr=(\S+)"
+    + _opt("src.workload", _Q)
+    + _opt("src.namespace", _Q)
+    + _opt("src.identity", _Q)
+    + _opt("src.cluster", _Q)
+    + r" dst\.addr=(\S+)"
+    + "(?: "
+    + _HBONE
     + ")?"
-    + _field("dst.service", _Q)
-    + _field("dst.workload", _Q)
-    + _field("dst.namespace", _Q)
-    + _field("dst.identity", _Q)
-    + _field("dst.cluster", _Q)
-    + _field("direction", _Q)
-    + _field("bytes_sent", r"(\d+)")
-    + _field("bytes_recv", r"(\d+)")
-    + _field("duration", r'"(\d+)ms"')
-    + _field("error", _Q)
+    + _opt("dst.service", _Q)
+    + _opt("dst.workload", _Q)
+    + _opt("dst.namespace", _Q)
+    + _opt("dst.identity", _Q)
+    + _opt("dst.cluster", _Q)
+    + _opt("direction", _Q)
+    + _opt("bytes_sent", r"(\d+)")
+    + _opt("bytes_recv", r"(\d+)")
+    + _opt("duration", r'"(\d+)ms"')
+    + _opt("error", _Q)
     + r"\Z"
 )
 
@@ -460,53 +492,61 @@ def _from_json(line: str) -> ZtunnelEvent | None:
     return None
 
 
-def _fast(m: re.Match[str]) -> ZtunnelAccess:
-    (
-        ts,
-        level,
-        message,
-        src_addr,
-        src_workload,
-        src_namespace,
-        src_identity,
-        src_cluster,
-        dst_addr,
-        hbone_q,
-        hbone_bare,
-        dst_service,
-        dst_workload,
-        dst_namespace,
-        dst_identity,
-        dst_cluster,
-        direction,
-        bytes_sent,
-        bytes_recv,
-        duration,
-        error,
-    ) = m.groups()
-    return ZtunnelAccess(
-        _fromisoformat(ts),
-        level.lower(),
-        message,
-        src_addr,
-        src_workload,
-        src_namespace,
-        src_identity,
-        src_cluster,
-        dst_addr,
-        hbone_q if hbone_q is not None else hbone_bare,
-        dst_service,
-        dst_workload,
-        dst_namespace,
-        dst_identity,
-        dst_cluster,
-        direction,
-        int(bytes_sent) if bytes_sent is not None else None,
-        int(bytes_recv) if bytes_recv is not None else None,
-        int(duration) if duration is not None else None,
-        error,
-        classify_error(error) if error is not None else None,
+_new_tuple = tuple.__new__
+
+
+def _from_groups(groups: tuple[str | None, ...]) -> ZtunnelAccess:
+    """Build a record from the 21 groups of ``_COMMON``/``_GENERAL`` (hot path: no keyword args,
+    no NamedTuple ``__new__`` wrapper)."""
+    (ts, level, message, sa, sw, sn, si, sc, da, hq, hb, ds, dw, dn, di, dc, dr, bs, br, du, er) = groups
+    return _new_tuple(
+        ZtunnelAccess,
+        (
+            _fromisoformat(ts),  # type: ignore[arg-type]
+            level.lower(),  # type: ignore[union-attr]
+            message,
+            sa,
+            sw,
+            sn,
+            si,
+            sc,
+            da,
+            hb if hq is None else hq,
+            ds,
+            dw,
+            dn,
+            di,
+            dc,
+            dr,
+            None if bs is None else int(bs),
+            None if br is None else int(br),
+            None if du is None else int(du),
+            er,
+            None if er is None else classify_error(er),
+            (),
+        ),
     )
+
+
+def _match_fast(line: str) -> ZtunnelAccess | None:
+    m = _COMMON.match(line) or _GENERAL.match(line)
+    if m is None:
+        return None
+    try:
+        return _from_groups(m.groups())
+    except ValueError:  # a timestamp that looked right but is not a date
+        return None
+
+
+def _parse_other(line: str) -> ZtunnelEvent | None:
+    """Everything the fast patterns do not take: JSON lines, escapes, other layouts."""
+    line = line.strip()
+    if line.startswith("{"):
+        return _from_json(line)
+    try:
+        return _slow_text(line)
+    except (ValueError, IndexError):
+        return None
 
 
 def parse_line(line: str | bytes) -> ZtunnelEvent | None:
@@ -517,40 +557,32 @@ def parse_line(line: str | bytes) -> ZtunnelEvent | None:
         return None
     if "connection" not in line and "polic" not in line:
         return None
-    line = line.strip()
-    if line.startswith("{"):
-        return _from_json(line)
     if "\\" not in line:
-        m = _FAST.match(line)
-        if m is not None:
-            try:
-                return _fast(m)
-            except ValueError:  # an impossible date that looked like one
-                pass
-    try:
-        return _slow_text(line)
-    except (ValueError, IndexError):
-        return None
+        record = _match_fast(line)
+        if record is not None:
+            return record
+    return _parse_other(line)
 
 
 def iter_events(source: LogSource) -> Iterator[ZtunnelEvent]:
     """Stream access records and policy decisions from a log ``source`` (see ``logs.lines``)."""
-    fast_match = _FAST.match
-    fast = _fast
+    common = _COMMON.match
+    general = _GENERAL.match
+    build = _from_groups
     for block in iter_line_blocks(source):
         for line in block:
             # Cheap pre-filter: every line we want mentions "connection" or "polic(y|ies)".
             if "connection" not in line and "polic" not in line:
                 continue
-            if "\\" not in line and line[:1] != "{":
-                m = fast_match(line)
+            if "\\" not in line:
+                m = common(line) or general(line)
                 if m is not None:
                     try:
-                        yield fast(m)
+                        yield build(m.groups())
                         continue
                     except ValueError:
                         pass
-            event = parse_line(line)
+            event = _parse_other(line)
             if event is not None:
                 yield event
 
