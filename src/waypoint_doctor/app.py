@@ -46,7 +46,12 @@ def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
         )
 
     view, ns = open_view(cmd.cluster, cmd.namespace, scope_for, spinner)
-    options = CheckOptions(since_seconds=cmd.since_seconds, logs_enabled=cmd.logs)
+    options = CheckOptions(
+        since_seconds=cmd.since_seconds,
+        now=view.source.taken_at if view.source.kind == "snapshot" else None,
+        log_window_applied=view.source.kind == "live",
+        logs_enabled=cmd.logs,
+    )
     if cmd.service:
         return check_service(view, Target(namespace=ns, name=cmd.service), options)
 

@@ -79,7 +79,11 @@ class Target:
 @dataclass(frozen=True)
 class CheckOptions:
     since_seconds: int = 15 * 60
-    now: datetime | None = None  # the end of the log window; None = clock (live) or takenAt (snapshot)
+    # The end of the log window. Snapshot: its takenAt (None: the newest log line).
+    now: datetime | None = None
+    # Live runs ask the API server for `sinceSeconds`, so the logs are already windowed and
+    # checks must not filter them again against the local clock.
+    log_window_applied: bool = False
     logs_enabled: bool = True
 
 
