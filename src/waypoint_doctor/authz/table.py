@@ -107,25 +107,27 @@ def _concrete_method(pattern: str) -> str | None:
 
 
 def probes_for(policies: Iterable[AuthorizationPolicy]) -> tuple[Probe, ...]:
-    probes: dict[tuple[str, str], Probe] = {}
-    named_methods: set[str] = set()
+    """Every method the policies name crossed with every path they name (made concrete), plus one
+    generic "other" probe that no policy names."""
+    methods: dict[str, str] = {}
+    paths: dict[str, str] = {}
     for policy in sorted(policies, key=lambda p: (p.namespace, p.name)):
         for rule in policy.rules:
+            label = f"policy {policy.key} rule {rule.index}"
             for operation in rule.operations or ():
-                methods = [m for m in map(_concrete_method, operation.methods) if m] or ["GET"]
-                paths = [p for p in map(_concrete_path, operation.paths) if p] or ["/"]
-                named_methods.update(methods)
-                for method in methods:
-                    for path in paths:
-                        probes.setdefault(
-                            (method, path), Probe(method, path, f"policy {policy.key} rule {rule.index}")
-                        )
-    other_method = (
-        "GET"
-        if "GET" not in named_methods
-        else next(
-            (m for m in ("DELETE", "PUT", "PATCH", "POST", "HEAD") if m not in named_methods), "OPTIONS"
-        )
+                for method in filter(
+                    None, map(_concrete_method, (*operation.methods, *operation.not_methods))
+                ):
+                    methods.setdefault(method, label)
+                for path in filter(None, map(_concrete_path, (*operation.paths, *operation.not_paths))):
+                    paths.setdefault(path, label)
+    probes: dict[tuple[str, str], Probe] = {}
+    for method, method_label in (methods or {"GET": "default"}).items():
+        for path, path_label in (paths or {"/": "default"}).items():
+            label = method_label if method_label == path_label else f"{method_label}; {path_label}"
+            probes[(method, path)] = Probe(method, path, label)
+    other_method = next(
+        (m for m in ("GET", "DELETE", "PUT", "PATCH", "POST", "HEAD") if m not in methods), "OPTIONS"
     )
     probes.setdefault((other_method, OTHER_PATH), Probe(other_method, OTHER_PATH, "other"))
     return tuple(sorted(probes.values(), key=lambda p: (p.label == "other", p.path, p.method)))
