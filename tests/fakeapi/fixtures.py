@@ -86,7 +86,7 @@ class KubectlRunner:
         if config is None:
             raise ValueError("the server has no kubeconfig yet; call write_kubeconfig() first")
         result = subprocess.run(
-            [self.binary, "--kubeconfig", str(config), "--request-timeout=10s", *args],
+            [self.binary, "--kubeconfig", str(config), *args],
             capture_output=True,
             text=True,
             env=self.env(),

@@ -510,6 +510,19 @@ _POD_FIELDS = (
     "status.podIP",
     "status.nominatedNodeName",
 )
+_EVENT_FIELDS = (
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+)
 _GWAPI = "gateway.networking.k8s.io"
 _GWAPI_CATEGORIES = ("gateway-api",)
 _ISTIO_SEC = ("istio-io", "security-istio-io")
@@ -538,7 +551,7 @@ BUILTIN_RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "nodes", "Node", ("v1",), False, ("no",), (), ("proxy", "status"),
                  field_selectors=("spec.unschedulable",)),
     ResourceType("", "endpoints", "Endpoints", ("v1",), True, ("ep",), singular="endpoints"),
-    ResourceType("", "events", "Event", ("v1",), True, ("ev",)),
+    ResourceType("", "events", "Event", ("v1",), True, ("ev",), field_selectors=_EVENT_FIELDS),
     # apps/v1
     ResourceType("apps", "deployments", "Deployment", ("v1",), True, ("deploy",), ("all",), _WORKLOAD_SUB),
     ResourceType("apps", "daemonsets", "DaemonSet", ("v1",), True, ("ds",), ("all",), ("status",)),
