@@ -8,6 +8,8 @@ of spec/interface.md; `exit_code` follows `kubectl auth can-i` (0 allowed, 1 den
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,13 +26,18 @@ from waypoint_doctor.authz.match import SPIFFE_PREFIX, parse_identity
 from waypoint_doctor.checks.spec import Target
 from waypoint_doctor.collect.view import ClusterView, dig, obj_labels
 from waypoint_doctor.mesh.facts import Facts
-from waypoint_doctor.mesh.names import did_you_mean, suggestion_text
 from waypoint_doctor.mesh.workloads import pod_identity, spiffe_identity
 from waypoint_doctor.options import UsageError
 
 SCHEMA_VERSION = "1"
 AP = "authorizationpolicies.security.istio.io"
 EXIT_ALLOWED, EXIT_DENIED, EXIT_UNKNOWN = 0, 1, 4
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A suggestion suffix for a name that was not found (difflib's close matches)."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ def resolve_source(view: ClusterView, namespace: str, source: str, trust_domain:
             )
         pod = view.get("pods", ns, name)
         if pod is None:
-            hint = suggestion_text(did_you_mean(name, view.names("pods", ns)))
+            hint = _did_you_mean(name, view.names("pods", ns))
             raise UsageError(f"pod {ns}/{name} not found{hint}")
         principal = pod_identity(pod, trust_domain)
         return ResolvedSource(principal, f"--from {text} runs as {principal}")
@@ -134,7 +141,7 @@ def what_if(view: ClusterView, target: Target, request_spec: WhatIfRequest) -> W
     mesh = facts.mesh
     service = facts.service
     if service is None and view.missing("services", target.namespace) is None:
-        hint = suggestion_text(did_you_mean(target.name, view.names("services", target.namespace)))
+        hint = _did_you_mean(target.name, view.names("services", target.namespace))
         raise UsageError(f"service {target.namespace}/{target.name} not found{hint}")
     source = resolve_source(view, target.namespace, request_spec.source, mesh.trust_domain)
     port, workload_port, protocol = _service_port(service, request_spec.port)

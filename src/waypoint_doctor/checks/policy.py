@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,12 +40,17 @@ from waypoint_doctor.checks.spec import (
 )
 from waypoint_doctor.collect.view import obj_labels, obj_name, obj_namespace
 from waypoint_doctor.mesh.labels import GATEWAY_NAME_LABEL
-from waypoint_doctor.mesh.names import did_you_mean, suggestion_text
 from waypoint_doctor.mesh.workloads import pod_identity
 
 AP = "authorizationpolicies.security.istio.io"
 GATEWAYS = "gateways.gateway.networking.k8s.io"
 SERVICE_ENTRIES = "serviceentries.networking.istio.io"
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A suggestion suffix for a name that was not found (difflib's close matches)."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ def _ref_problem(ctx: CheckContext, policy: AuthorizationPolicy, ref, inputs: Po
     if ctx.view.missing(resource, policy.namespace) is not None:
         return None  # cannot tell; other checks report the unreadable input
     if ctx.view.get(resource, policy.namespace, ref.name) is None:
-        hint = suggestion_text(did_you_mean(ref.name, ctx.view.names(resource, policy.namespace)))
+        hint = _did_you_mean(ref.name, ctx.view.names(resource, policy.namespace))
         return f"{ref.kind} {policy.namespace}/{ref.name} does not exist{hint}"
     return None
 
@@ -540,7 +546,7 @@ def named_identities_exist(ctx: CheckContext) -> Outcome:
                             wanted.append((location, ns, sa))
                 for location, ns, sa in wanted:
                     if ctx.view.missing("namespaces") is None and ns not in namespaces:
-                        hint = suggestion_text(did_you_mean(ns, namespaces))
+                        hint = _did_you_mean(ns, namespaces)
                         findings.append(
                             ap_evidence(
                                 policy, path=location, problem=f"namespace {ns!r} does not exist{hint}"
@@ -549,7 +555,7 @@ def named_identities_exist(ctx: CheckContext) -> Outcome:
                     elif sa is not None and ctx.view.missing("serviceaccounts", ns) is None:
                         existing = ctx.view.names("serviceaccounts", ns)
                         if sa not in existing:
-                            hint = suggestion_text(did_you_mean(sa, existing))
+                            hint = _did_you_mean(sa, existing)
                             findings.append(
                                 ap_evidence(
                                     policy,
