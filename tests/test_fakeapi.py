@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from fakeapi.fixtures import BASIC_SCENARIO, TESTDATA, fake_cluster  # noqa: F401 - fixture
+from fakeapi.fixtures import BASIC_SCENARIO, TESTDATA
 from fakeapi.server import (
     FakeApiServer,
     decode_review_protobuf,
@@ -93,7 +94,7 @@ def names(items: Any) -> list[str]:
 
 
 @pytest.fixture
-def basic(fake_cluster):  # noqa: F811 - the imported fixture
+def basic(fake_cluster):
     server = fake_cluster(BASIC_SCENARIO)
     return server, api_client_for(server)
 
@@ -131,7 +132,7 @@ def test_many_servers_in_parallel_each_get_their_own_port(tmp_path: Path) -> Non
     assert [version for _, version in results] == [f"v1.3{i}.0" for i in range(6)]
 
 
-def test_kubeconfig_names_the_server_its_ca_token_and_namespace(fake_cluster, tmp_path) -> None:  # noqa: F811
+def test_kubeconfig_names_the_server_its_ca_token_and_namespace(fake_cluster, tmp_path) -> None:
     server = fake_cluster(BASIC_SCENARIO, namespace="bookinfo", context="kind-fake")
     kubeconfig = yaml.safe_load(server.kubeconfig_path.read_text())
     assert kubeconfig["current-context"] == "kind-fake"
@@ -143,11 +144,22 @@ def test_kubeconfig_names_the_server_its_ca_token_and_namespace(fake_cluster, tm
     assert active["name"] == "kind-fake"
 
 
-def test_plain_http_is_available_when_asked(fake_cluster) -> None:  # noqa: F811
+def test_plain_http_is_available_when_asked(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, tls=False)
     assert server.url.startswith("http://127.0.0.1:")
     pods = client.CoreV1Api(api_client_for(server)).list_namespaced_pod("istio-system")
     assert names(pods.items) == ISTIO_PODS
+
+
+def test_a_tar_gz_snapshot_is_a_scenario_too(fake_cluster, tmp_path) -> None:
+    archive = tmp_path / "snapshot.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(BASIC_SCENARIO, arcname="snapshot-2026-11-20")
+    server = fake_cluster(archive)
+    api = api_client_for(server)
+    assert names(client.CoreV1Api(api).list_namespaced_pod("istio-system").items) == ISTIO_PODS
+    assert read_log(api, "ztunnel-7xk2p", "istio-system", tail_lines=1).startswith("2026-11-20T10:14:59")
+    assert server.now.isoformat() == "2026-11-20T10:15:00+00:00"  # fakeapi.yaml inside the archive
 
 
 def test_unknown_option_is_refused() -> None:
@@ -216,14 +228,14 @@ def test_aggregated_discovery_when_asked(basic) -> None:
     } in pods["subresources"]
 
 
-def test_aggregated_discovery_can_be_turned_off(fake_cluster) -> None:  # noqa: F811
+def test_aggregated_discovery_can_be_turned_off(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, aggregated_discovery=False)
     _, headers, body = raw_get(api_client_for(server), "/apis", accept=AGGREGATED_ACCEPT)
     assert headers["Content-Type"] == "application/json"
     assert body["kind"] == "APIGroupList"
 
 
-def test_removed_group_disappears_and_its_paths_are_404(fake_cluster) -> None:  # noqa: F811
+def test_removed_group_disappears_and_its_paths_are_404(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, remove_groups=["gateway.networking.k8s.io", "example.com"])
     api = api_client_for(server)
     assert "gateway.networking.k8s.io" not in {g.name for g in client.ApisApi(api).get_api_versions().groups}
@@ -413,7 +425,7 @@ def test_pagination_across_three_pages(basic) -> None:
     assert "continue" not in lists[0].params and all(r.params["continue"] for r in lists[1:])
 
 
-def test_pagination_with_a_selector_and_a_server_page_cap(fake_cluster) -> None:  # noqa: F811
+def test_pagination_with_a_selector_and_a_server_page_cap(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, page_size_max=2)
     core = client.CoreV1Api(api_client_for(server))
     first = core.list_namespaced_pod("bookinfo", label_selector="app!=reviews", limit=500)
@@ -510,7 +522,7 @@ def test_not_found_is_a_status(basic) -> None:
     assert status["details"] == {"name": "nope", "group": "gateway.networking.k8s.io", "kind": "gateways"}
 
 
-def test_forbidden_is_a_status_with_the_real_message(fake_cluster) -> None:  # noqa: F811
+def test_forbidden_is_a_status_with_the_real_message(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO, forbid=[{"verb": "list", "resource": "pods", "namespace": "istio-system"}]
     )
@@ -534,7 +546,7 @@ def test_forbidden_is_a_status_with_the_real_message(fake_cluster) -> None:  # n
     assert len(core.list_namespaced_pod("bookinfo").items) == 6
 
 
-def test_forbidden_subresource_and_group_messages(fake_cluster) -> None:  # noqa: F811
+def test_forbidden_subresource_and_group_messages(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO,
         forbid=[{"resource": "pods", "subresource": "log"}, {"group": "security.istio.io", "verb": "*"}],
@@ -557,7 +569,7 @@ def test_forbidden_subresource_and_group_messages(fake_cluster) -> None:  # noqa
 
 
 @pytest.mark.parametrize("token", ["wrong-token", None], ids=["wrong", "missing"])
-def test_unauthorized_without_the_right_token(fake_cluster, tmp_path, token) -> None:  # noqa: F811
+def test_unauthorized_without_the_right_token(fake_cluster, tmp_path, token) -> None:
     server = fake_cluster(BASIC_SCENARIO)
     api = api_client_for(server, server.write_kubeconfig(tmp_path / "kc", token=token))
     error, status = api_error(client.CoreV1Api(api).list_namespaced_pod, "bookinfo")
@@ -569,7 +581,7 @@ def test_unauthorized_without_the_right_token(fake_cluster, tmp_path, token) -> 
         assert api_error(client.VersionApi(api).get_code)[0].status == 401
 
 
-def test_no_token_configured_means_no_authentication(fake_cluster, tmp_path) -> None:  # noqa: F811
+def test_no_token_configured_means_no_authentication(fake_cluster, tmp_path) -> None:
     server = fake_cluster(BASIC_SCENARIO, token=None)
     api = api_client_for(server, server.write_kubeconfig(tmp_path / "kc", token="anything"))
     assert len(client.CoreV1Api(api).list_namespaced_pod("bookinfo").items) == 6
@@ -605,7 +617,7 @@ def ssar(
     return client.AuthorizationV1Api(api).create_self_subject_access_review(review).status
 
 
-def test_self_subject_access_review_follows_the_forbid_rules(fake_cluster) -> None:  # noqa: F811
+def test_self_subject_access_review_follows_the_forbid_rules(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO,
         forbid=[
@@ -626,7 +638,7 @@ def test_self_subject_access_review_follows_the_forbid_rules(fake_cluster) -> No
     assert [r.status for r in server.requests] == [201] * 7
 
 
-def test_self_subject_rules_review_lists_what_is_allowed(fake_cluster) -> None:  # noqa: F811
+def test_self_subject_rules_review_lists_what_is_allowed(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, forbid=[{"verb": "list", "resource": "secrets"}])
     review = client.V1SelfSubjectRulesReview(spec=client.V1SelfSubjectRulesReviewSpec(namespace="bookinfo"))
     status = client.AuthorizationV1Api(api_client_for(server)).create_self_subject_rules_review(review).status
@@ -720,7 +732,7 @@ def test_logs_since_time_and_timestamps(basic) -> None:
     ]
 
 
-def test_now_comes_from_the_options_over_fakeapi_yaml(fake_cluster) -> None:  # noqa: F811
+def test_now_comes_from_the_options_over_fakeapi_yaml(fake_cluster) -> None:
     server = fake_cluster(BASIC_SCENARIO, now="2026-11-20T10:12:00Z")
     since = read_log(api_client_for(server), "ztunnel-7xk2p", "istio-system", since_seconds=120)
     assert since.splitlines()[0].startswith("2026-11-20T10:11:00")
@@ -744,7 +756,7 @@ def test_log_errors(basic) -> None:
     assert error.status == 400
 
 
-def test_logs_are_streamed(fake_cluster, tmp_path) -> None:  # noqa: F811
+def test_logs_are_streamed(fake_cluster, tmp_path) -> None:
     big = tmp_path / "scenario"
     (big / "logs" / "ns" / "chatty").mkdir(parents=True)
     line = "2026-11-20T10:00:00Z " + "x" * 200 + "\n"
@@ -763,7 +775,7 @@ def test_logs_are_streamed(fake_cluster, tmp_path) -> None:  # noqa: F811
 # faults, latency, configuration
 
 
-def test_injected_fault_answers_n_times_then_succeeds(fake_cluster) -> None:  # noqa: F811
+def test_injected_fault_answers_n_times_then_succeeds(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO, faults=[{"path_regex": r"/namespaces/bookinfo/pods$", "status": 503, "times": 2}]
     )
@@ -776,7 +788,7 @@ def test_injected_fault_answers_n_times_then_succeeds(fake_cluster) -> None:  # 
     assert [r.status for r in server.requests] == [503, 503, 200, 200]
 
 
-def test_fault_with_a_custom_body_and_retry_after(fake_cluster) -> None:  # noqa: F811
+def test_fault_with_a_custom_body_and_retry_after(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO,
         faults=[
@@ -794,7 +806,7 @@ def test_fault_with_a_custom_body_and_retry_after(fake_cluster) -> None:  # noqa
     assert [r.status for r in server.requests[-2:]] == [429, 200]
 
 
-def test_dropped_connection_fault(fake_cluster) -> None:  # noqa: F811
+def test_dropped_connection_fault(fake_cluster) -> None:
     server = fake_cluster(
         BASIC_SCENARIO, faults=[{"path_regex": "/nodes$", "drop_connection": True, "times": 1}]
     )
@@ -803,7 +815,7 @@ def test_dropped_connection_fault(fake_cluster) -> None:  # noqa: F811
     assert [r.status for r in server.requests if r.path == "/api/v1/nodes"] == [0, 200]
 
 
-def test_latency_overall_and_per_path(fake_cluster) -> None:  # noqa: F811
+def test_latency_overall_and_per_path(fake_cluster) -> None:
     slow = fake_cluster(BASIC_SCENARIO, latency_ms=150)
     started = time.perf_counter()
     client.CoreV1Api(api_client_for(slow)).list_node()
@@ -819,7 +831,7 @@ def test_latency_overall_and_per_path(fake_cluster) -> None:  # noqa: F811
     assert slow_seconds >= 0.2 > fast_seconds
 
 
-def test_fakeapi_yaml_is_read_and_overridden(fake_cluster, tmp_path) -> None:  # noqa: F811
+def test_fakeapi_yaml_is_read_and_overridden(fake_cluster, tmp_path) -> None:
     server = fake_cluster(CONFIGURED_SCENARIO)
     assert server.token == "configured-secret-token"
     api = api_client_for(server)
@@ -851,7 +863,7 @@ def test_fakeapi_yaml_is_read_and_overridden(fake_cluster, tmp_path) -> None:  #
 # the request log
 
 
-def test_request_log_records_everything_but_the_token(fake_cluster, tmp_path) -> None:  # noqa: F811
+def test_request_log_records_everything_but_the_token(fake_cluster, tmp_path) -> None:
     log_file = tmp_path / "requests.jsonl"
     server = fake_cluster(BASIC_SCENARIO, request_log=log_file, forbid=[{"resource": "secrets"}])
     api = api_client_for(server)

@@ -12,7 +12,7 @@ import json
 import pytest
 import yaml
 
-from fakeapi.fixtures import BASIC_SCENARIO, fake_cluster, kubectl  # noqa: F401 - fixtures
+from fakeapi.fixtures import BASIC_SCENARIO
 
 BOOKINFO_PODS = [
     "details-v1-7d4d9d5fcb-m5xvz",
@@ -26,7 +26,7 @@ USER = "system:serviceaccount:waypoint-doctor:waypoint-doctor"
 
 
 @pytest.fixture
-def basic(fake_cluster):  # noqa: F811 - the imported fixture
+def basic(fake_cluster):
     return fake_cluster(BASIC_SCENARIO)
 
 
@@ -34,7 +34,7 @@ def lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
-def test_get_pods_json(basic, kubectl) -> None:  # noqa: F811
+def test_get_pods_json(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-n", "bookinfo", "-o", "json", check=True)
     listing = json.loads(result.stdout)
     assert listing["kind"] == "List"
@@ -43,7 +43,7 @@ def test_get_pods_json(basic, kubectl) -> None:  # noqa: F811
     assert not basic.mutations()
 
 
-def test_get_pods_plain_table(basic, kubectl) -> None:  # noqa: F811
+def test_get_pods_plain_table(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-n", "bookinfo", check=True)
     assert lines(result.stdout) == [
         "NAME                              READY   STATUS              RESTARTS   AGE",
@@ -58,7 +58,7 @@ def test_get_pods_plain_table(basic, kubectl) -> None:  # noqa: F811
     assert "as=Table" in table_request.accept  # so the server, not kubectl, printed the rows
 
 
-def test_get_pods_all_namespaces_and_wide(basic, kubectl) -> None:  # noqa: F811
+def test_get_pods_all_namespaces_and_wide(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-A", "-o", "wide", "-l", "app=ztunnel", check=True)
     assert [line.split() for line in lines(result.stdout)] == [
         [
@@ -102,7 +102,7 @@ def test_get_pods_all_namespaces_and_wide(basic, kubectl) -> None:  # noqa: F811
     ]
 
 
-def test_label_selector(basic, kubectl) -> None:  # noqa: F811
+def test_label_selector(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-n", "bookinfo", "-l", "app=reviews", "-o", "name", check=True)
     assert lines(result.stdout) == ["pod/reviews-v1-5b5d6494f4-fxl7h", "pod/reviews-v2-5b8d9c7f6-x8k2m"]
     result = kubectl(
@@ -111,7 +111,7 @@ def test_label_selector(basic, kubectl) -> None:  # noqa: F811
     assert lines(result.stdout) == ["pod/ratings-v1-85c74b6cb4-2hrbq", "pod/reviews-v1-5b5d6494f4-fxl7h"]
 
 
-def test_field_selector(basic, kubectl) -> None:  # noqa: F811
+def test_field_selector(basic, kubectl) -> None:
     args = (
         "get",
         "pods",
@@ -134,7 +134,7 @@ def test_field_selector(basic, kubectl) -> None:  # noqa: F811
     )
 
 
-def test_gateways_all_namespaces_yaml(basic, kubectl) -> None:  # noqa: F811
+def test_gateways_all_namespaces_yaml(basic, kubectl) -> None:
     result = kubectl(basic, "get", "gateways.gateway.networking.k8s.io", "-A", "-o", "yaml", check=True)
     listing = yaml.safe_load(result.stdout)
     assert listing["kind"] == "List"
@@ -145,7 +145,7 @@ def test_gateways_all_namespaces_yaml(basic, kubectl) -> None:  # noqa: F811
     assert any(r.path == "/apis/gateway.networking.k8s.io/v1/gateways" for r in basic.requests)
 
 
-def test_authorizationpolicies_table(basic, kubectl) -> None:  # noqa: F811
+def test_authorizationpolicies_table(basic, kubectl) -> None:
     result = kubectl(basic, "get", "authorizationpolicies", "-n", "bookinfo", check=True)
     assert lines(result.stdout) == [
         "NAME             ACTION   AGE",
@@ -154,7 +154,7 @@ def test_authorizationpolicies_table(basic, kubectl) -> None:  # noqa: F811
     ]
 
 
-def test_printer_columns_of_crds_and_short_names(basic, kubectl) -> None:  # noqa: F811
+def test_printer_columns_of_crds_and_short_names(basic, kubectl) -> None:
     assert lines(kubectl(basic, "get", "wdg", "-n", "bookinfo", check=True).stdout) == [
         "NAME       SIZE   COLOR   AGE",
         "sprocket   3      blue    60m",
@@ -169,7 +169,7 @@ def test_printer_columns_of_crds_and_short_names(basic, kubectl) -> None:  # noq
     ]
 
 
-def test_logs_since(basic, kubectl) -> None:  # noqa: F811
+def test_logs_since(basic, kubectl) -> None:
     result = kubectl(
         basic, "logs", "ztunnel-7xk2p", "-n", "istio-system", "-c", "istio-proxy", "--since=5m", check=True
     )
@@ -184,7 +184,7 @@ def test_logs_since(basic, kubectl) -> None:  # noqa: F811
     assert log_request.params == {"container": "istio-proxy", "sinceSeconds": "300"}
 
 
-def test_logs_tail_limit_timestamps_previous(basic, kubectl) -> None:  # noqa: F811
+def test_logs_tail_limit_timestamps_previous(basic, kubectl) -> None:
     pod = ("ztunnel-7xk2p", "-n", "istio-system")
     assert kubectl(basic, "logs", *pod, "--tail=1", "--timestamps", check=True).stdout == (
         "2026-11-20T10:14:59.999999000Z 2026-11-20T10:14:59.999999Z\twarn\txds\tstream reset\n"
@@ -195,7 +195,7 @@ def test_logs_tail_limit_timestamps_previous(basic, kubectl) -> None:  # noqa: F
     )
 
 
-def test_logs_of_a_pod_with_several_containers(basic, kubectl) -> None:  # noqa: F811
+def test_logs_of_a_pod_with_several_containers(basic, kubectl) -> None:
     result = kubectl(basic, "logs", "reviews-v2-5b8d9c7f6-x8k2m", "-n", "bookinfo", check=True)
     assert result.stdout == "reviews starting\n2026-11-20T10:14:00Z INFO served /reviews/0\n"
     assert 'Defaulted container "reviews" out of: reviews, log-shipper, wait-for-db (init)' in result.stderr
@@ -207,7 +207,7 @@ def test_logs_of_a_pod_with_several_containers(basic, kubectl) -> None:  # noqa:
     ]
 
 
-def test_auth_can_i(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_auth_can_i(fake_cluster, kubectl) -> None:
     server = fake_cluster(
         BASIC_SCENARIO,
         forbid=[
@@ -229,7 +229,7 @@ def test_auth_can_i(fake_cluster, kubectl) -> None:  # noqa: F811
     assert not server.mutations()  # the review POSTs store nothing
 
 
-def test_auth_can_i_list_and_whoami(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_auth_can_i_list_and_whoami(fake_cluster, kubectl) -> None:
     server = fake_cluster(
         BASIC_SCENARIO, forbid=[{"resource": "pods", "subresource": "log", "namespace": "istio-system"}]
     )
@@ -247,7 +247,7 @@ def test_auth_can_i_list_and_whoami(fake_cluster, kubectl) -> None:  # noqa: F81
     assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == USER
 
 
-def test_api_resources(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_api_resources(fake_cluster, kubectl) -> None:
     server = fake_cluster(BASIC_SCENARIO, remove_groups=["telemetry.istio.io"])
     rows = {tuple(line.split()) for line in lines(kubectl(server, "api-resources", check=True).stdout)}
     assert ("pods", "po", "v1", "true", "Pod") in rows
@@ -259,7 +259,7 @@ def test_api_resources(fake_cluster, kubectl) -> None:  # noqa: F811
     assert not [row for row in rows if "telemetry.istio.io/v1" in row]
 
 
-def test_chunked_listing_pages_through_continue_tokens(basic, kubectl) -> None:  # noqa: F811
+def test_chunked_listing_pages_through_continue_tokens(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-n", "bookinfo", "--chunk-size=2", check=True)
     assert [line.split()[0] for line in lines(result.stdout)[1:]] == BOOKINFO_PODS
     pages = [r for r in basic.requests if r.path == "/api/v1/namespaces/bookinfo/pods"]
@@ -269,7 +269,7 @@ def test_chunked_listing_pages_through_continue_tokens(basic, kubectl) -> None: 
     assert len(json.loads(as_json.stdout)["items"]) == 9
 
 
-def test_forbidden_shows_kubectls_error_line(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_forbidden_shows_kubectls_error_line(fake_cluster, kubectl) -> None:
     server = fake_cluster(
         BASIC_SCENARIO, forbid=[{"verb": "list", "resource": "pods", "namespace": "istio-system"}]
     )
@@ -281,7 +281,7 @@ def test_forbidden_shows_kubectls_error_line(fake_cluster, kubectl) -> None:  # 
     ]
 
 
-def test_not_found_and_removed_group(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_not_found_and_removed_group(fake_cluster, kubectl) -> None:
     server = fake_cluster(BASIC_SCENARIO, remove_groups=["gateway.networking.k8s.io"])
     result = kubectl(server, "get", "pods", "nope", "-n", "bookinfo")
     assert lines(result.stderr) == ['Error from server (NotFound): pods "nope" not found']
@@ -290,7 +290,7 @@ def test_not_found_and_removed_group(fake_cluster, kubectl) -> None:  # noqa: F8
     assert 'the server doesn\'t have a resource type "gateways"' in result.stderr
 
 
-def test_wrong_token_is_unauthorized(basic, kubectl, tmp_path) -> None:  # noqa: F811
+def test_wrong_token_is_unauthorized(basic, kubectl, tmp_path) -> None:
     kubeconfig = basic.write_kubeconfig(tmp_path / "kc", token="wrong")
     result = kubectl(basic, "get", "pods", "-n", "bookinfo", kubeconfig=kubeconfig)
     assert result.returncode == 1
@@ -300,7 +300,7 @@ def test_wrong_token_is_unauthorized(basic, kubectl, tmp_path) -> None:  # noqa:
     assert {r.status for r in basic.requests} == {401}
 
 
-def test_over_plain_http_kubectl_sends_no_token(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_over_plain_http_kubectl_sends_no_token(fake_cluster, kubectl) -> None:
     server = fake_cluster(BASIC_SCENARIO, tls=False)
     result = kubectl(server, "get", "pods", "-n", "bookinfo")
     assert result.returncode == 1
@@ -308,7 +308,7 @@ def test_over_plain_http_kubectl_sends_no_token(fake_cluster, kubectl) -> None: 
     assert server.requests and not any(r.has_bearer_token for r in server.requests)
 
 
-def test_legacy_discovery_when_aggregated_is_off(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_legacy_discovery_when_aggregated_is_off(fake_cluster, kubectl) -> None:
     server = fake_cluster(BASIC_SCENARIO, aggregated_discovery=False)
     result = kubectl(server, "get", "ap", "-n", "bookinfo", "-o", "name", check=True)
     assert lines(result.stdout) == [
@@ -319,14 +319,14 @@ def test_legacy_discovery_when_aggregated_is_off(fake_cluster, kubectl) -> None:
     assert {"/api/v1", "/apis/security.istio.io/v1", "/apis/gateway.networking.k8s.io/v1"} <= paths
 
 
-def test_describe_pod_finds_its_events(basic, kubectl) -> None:  # noqa: F811
+def test_describe_pod_finds_its_events(basic, kubectl) -> None:
     result = kubectl(basic, "describe", "pod", "ratings-v1-85c74b6cb4-2hrbq", "-n", "bookinfo", check=True)
     assert "Status:           Pending" in result.stdout
     assert "FailedScheduling" in result.stdout and "0/2 nodes are available" in result.stdout
     assert {r.status for r in basic.requests} == {200}
 
 
-def test_version_and_retried_429(fake_cluster, kubectl) -> None:  # noqa: F811
+def test_version_and_retried_429(fake_cluster, kubectl) -> None:
     server = fake_cluster(
         BASIC_SCENARIO,
         faults=[
@@ -340,7 +340,7 @@ def test_version_and_retried_429(fake_cluster, kubectl) -> None:  # noqa: F811
     assert [r.status for r in server.requests if r.path.endswith("/istio-system/pods")] == [429, 429, 200]
 
 
-def test_mutations_are_refused(basic, kubectl) -> None:  # noqa: F811
+def test_mutations_are_refused(basic, kubectl) -> None:
     result = kubectl(basic, "delete", "pod", "ratings-v1-85c74b6cb4-2hrbq", "-n", "bookinfo")
     assert result.returncode == 1
     assert "Error from server (MethodNotAllowed)" in result.stderr

@@ -1,8 +1,7 @@
 """pytest fixtures that start fake API servers and run the real kubectl against them.
 
-Use them from a test module with `from fakeapi.fixtures import fake_cluster, kubectl` (tests/
-is on sys.path for the modules directly in it), or register the whole module once with
-`pytest_plugins = ["fakeapi.fixtures"]` in the root tests/conftest.py.
+tests/conftest.py registers this module (`pytest_plugins = ["fakeapi.fixtures"]`), so any test
+can ask for `fake_cluster` and `kubectl`. See README.md for the server's options.
 """
 
 from __future__ import annotations

@@ -18,12 +18,16 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import shutil
 import socket
 import ssl
 import struct
+import tarfile
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -928,7 +932,10 @@ class Scenario:
     """Everything the server serves, read once from a scenario directory."""
 
     resources: dict[tuple[str, str], ResourceType] = field(default_factory=dict)
+    # (group, plural) -> objects in apiserver (etcd key) order, for lists
     objects: dict[tuple[str, str], list[StoredObject]] = field(default_factory=dict)
+    # (group, plural, namespace, name) -> object, version-agnostic, for gets
+    by_key: dict[tuple[str, str, str, str], StoredObject] = field(default_factory=dict)
     logs: dict[tuple[str, str], dict[str, Path]] = field(default_factory=dict)
     previous_logs: dict[tuple[str, str], dict[str, Path]] = field(default_factory=dict)
     snapshot_meta: JSON = field(default_factory=dict)
@@ -992,25 +999,41 @@ class Scenario:
             metadata.setdefault("resourceVersion", str(scenario.resource_version))
             metadata.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, "fakeapi/" + "/".join(key))))
             metadata.setdefault("creationTimestamp", format_time(now - dt.timedelta(hours=1)))
-            resource = scenario.resources[(group, plural)]
-            scenario.objects.setdefault((group, plural), []).append(
-                StoredObject(resource, namespace, name, body)
-            )
+            stored_object = StoredObject(scenario.resources[(group, plural)], namespace, name, body)
+            scenario.objects.setdefault((group, plural), []).append(stored_object)
+            scenario.by_key[key] = stored_object
         for items in scenario.objects.values():
             items.sort(key=lambda o: o.sort_key)
+        scenario._load_logs(directory)
+        return scenario
+
+    def _load_logs(self, directory: Path) -> None:
         for path in sorted((directory / "logs").glob("*/*/*.log")):
             namespace, pod = path.parent.parent.name, path.parent.name
             if path.name.endswith(".previous.log"):
-                scenario.previous_logs.setdefault((namespace, pod), {})[
-                    path.name[: -len(".previous.log")]
-                ] = path
+                self.previous_logs.setdefault((namespace, pod), {})[path.name[: -len(".previous.log")]] = path
             else:
-                scenario.logs.setdefault((namespace, pod), {})[path.stem] = path
+                self.logs.setdefault((namespace, pod), {})[path.stem] = path
         snapshot_file = directory / SNAPSHOT_FILE
         if snapshot_file.is_file():
             loaded = yaml.load(snapshot_file.read_text(encoding="utf-8"), Loader=_NoTimestampLoader)
-            scenario.snapshot_meta = loaded if isinstance(loaded, dict) else {}
-        return scenario
+            self.snapshot_meta = loaded if isinstance(loaded, dict) else {}
+
+
+def _scenario_root(owner: object, source: str | Path | None) -> Path | None:
+    """The scenario directory; a `.tar.gz` snapshot is unpacked into a temp dir owned by `owner`."""
+    if source is None:
+        return None
+    path = Path(source)
+    if not (path.is_file() and path.name.endswith((".tar.gz", ".tgz"))):
+        return path
+    target = Path(tempfile.mkdtemp(prefix="fakeapi-scenario-"))
+    weakref.finalize(owner, shutil.rmtree, target, True)
+    with tarfile.open(path, "r:gz") as archive:
+        archive.extractall(target, filter="data")
+    entries = list(target.iterdir())
+    # "a .tar.gz of one" directory: its single top-level folder is the scenario
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else target
 
 
 def read_config_file(directory: Path | None) -> JSON:
@@ -1516,7 +1539,7 @@ class FakeApiServer:
         tls: bool = True,
         tls_bundle: TlsBundle | None = None,
     ) -> None:
-        self.scenario_dir = Path(scenario_dir) if scenario_dir is not None else None
+        self.scenario_dir = _scenario_root(self, scenario_dir)
         overrides = {
             "token": token,
             "user": user,
@@ -2064,9 +2087,9 @@ class FakeApiServer:
         raise ApiError(403, "Forbidden", message, details)
 
     def _find(self, resource: ResourceType, namespace: str, name: str) -> StoredObject:
-        for stored in self.scenario.objects.get((resource.group, resource.plural), []):
-            if stored.namespace == namespace and stored.name == name and self._visible(stored):
-                return stored
+        stored = self.scenario.by_key.get((resource.group, resource.plural, namespace, name))
+        if stored is not None and self._visible(stored):
+            return stored
         details: JSON = {"name": name}
         if resource.group:
             details["group"] = resource.group
@@ -2238,22 +2261,19 @@ class FakeApiServer:
 
     def pod_containers(self, namespace: str, pod_name: str) -> list[str] | None:
         """The pod's containers (from its spec, else its log files), or None if the pod is unknown."""
-        for stored in self.scenario.objects.get(("", "pods"), []):
-            if stored.namespace == namespace and stored.name == pod_name:
-                spec = stored.body.get("spec") or {}
-                return [c.get("name", "") for c in spec.get("containers") or []]
+        pod = self.scenario.by_key.get(("", "pods", namespace, pod_name))
+        if pod is not None:
+            return [c.get("name", "") for c in (pod.body.get("spec") or {}).get("containers") or []]
         files = self.scenario.logs.get((namespace, pod_name))
         return sorted(files) if files else None
 
     def _init_containers(self, namespace: str, pod_name: str) -> list[str]:
-        for stored in self.scenario.objects.get(("", "pods"), []):
-            if stored.namespace == namespace and stored.name == pod_name:
-                spec = stored.body.get("spec") or {}
-                return [
-                    c.get("name", "")
-                    for c in (spec.get("initContainers") or []) + (spec.get("ephemeralContainers") or [])
-                ]
-        return []
+        pod = self.scenario.by_key.get(("", "pods", namespace, pod_name))
+        spec = (pod.body.get("spec") or {}) if pod is not None else {}
+        return [
+            c.get("name", "")
+            for c in (spec.get("initContainers") or []) + (spec.get("ephemeralContainers") or [])
+        ]
 
     def _pod_log(self, request: _Request, namespace: str, pod_name: str) -> None:
         containers = self.pod_containers(namespace, pod_name)
