@@ -944,8 +944,8 @@ class Scenario:
     @classmethod
     def load(cls, directory: Path | None, now: dt.datetime) -> Scenario:
         scenario = cls()
-        for resource in BUILTIN_RESOURCES:
-            scenario.resources[(resource.group, resource.plural)] = resource
+        for builtin in BUILTIN_RESOURCES:
+            scenario.resources[(builtin.group, builtin.plural)] = builtin
         if directory is None:
             return scenario
         if not directory.is_dir():
@@ -964,9 +964,9 @@ class Scenario:
         # CRDs first: they name resources the built-in table may not know.
         for obj in raw_objects:
             if obj.get("kind") == "CustomResourceDefinition":
-                resource = resource_type_from_crd(obj)
-                if resource is not None:
-                    scenario.resources[(resource.group, resource.plural)] = resource
+                from_crd = resource_type_from_crd(obj)
+                if from_crd is not None:
+                    scenario.resources[(from_crd.group, from_crd.plural)] = from_crd
         by_kind = {(r.group, r.kind): r for r in scenario.resources.values()}
         stored: dict[tuple[str, str, str, str], JSON] = {}
         for obj in raw_objects:
@@ -1161,6 +1161,7 @@ def protobuf_fields(data: bytes) -> list[tuple[int, Any]]:
     while position < len(data):
         key, position = _varint(data, position)
         number, wire_type = key >> 3, key & 7
+        value: int | bytes
         if wire_type == 0:
             value, position = _varint(data, position)
         elif wire_type == 2:
@@ -1455,7 +1456,7 @@ class _Server(ThreadingHTTPServer):
                 connection = self.ssl_context.wrap_socket(request, server_side=True)
             with self._connections_lock:
                 self._connections.add(connection)
-            self.RequestHandlerClass(connection, client_address, self)
+            _Handler(connection, client_address, self)
         except (OSError, ssl.SSLError):
             pass
         finally:
@@ -2505,11 +2506,8 @@ class FakeApiServer:
         handler.wfile.write(b"0\r\n\r\n")
 
 
-class _Answered(ApiError):
+class _Answered(Exception):
     """A fault already wrote its response; nothing more to send."""
-
-    def __init__(self) -> None:
-        super().__init__(0, "", "")
 
 
 def _method_not_allowed() -> ApiError:
