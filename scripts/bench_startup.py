@@ -30,14 +30,29 @@ def main() -> None:
     py = sys.executable
     baseline = timed([py, "-c", "pass"])
     help_t = timed([py, "-m", "waypoint_doctor", "--help"])
-    snap = [py, "-m", "waypoint_doctor", "check", "mlflow", "-n", "kagenti-system",
-            "--snapshot", str(REPO / "examples" / "kagenti-healthy"), "-o", "json"]
+    snap = [
+        py,
+        "-m",
+        "waypoint_doctor",
+        "check",
+        "mlflow",
+        "-n",
+        "kagenti-system",
+        "--snapshot",
+        str(REPO / "examples" / "kagenti-healthy"),
+        "-o",
+        "json",
+    ]
     snap_t = timed(snap)
     print(f"python -c pass                      {baseline * 1000:7.1f} ms (interpreter floor)")
     print(f"waypoint-doctor --help              {help_t * 1000:7.1f} ms")
     print(f"check --snapshot (healthy) -o json  {snap_t * 1000:7.1f} ms")
-    out = subprocess.run([py, "-X", "importtime", "-c", "import waypoint_doctor.cli"],
-                         capture_output=True, text=True, check=False).stderr.splitlines()
+    out = subprocess.run(
+        [py, "-X", "importtime", "-c", "import waypoint_doctor.cli"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stderr.splitlines()
     rows = []
     for line in out[1:]:
         parts = line.split("|")

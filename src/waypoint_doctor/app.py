@@ -61,3 +61,16 @@ def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
     targets = [Target(namespace=n, name=s) for n, s in services_in_scope(view, namespaces)]
     scope: dict[str, Any] = {"namespaces": "all"} if namespaces is None else {"namespaces": list(namespaces)}
     return check_fleet(view, targets, scope, options)
+
+
+def run_what_if(
+    cluster: ClusterOptions, namespace: str | None, service: str, request: Any, spinner: Spinner
+) -> Any:
+    from waypoint_doctor.whatif import what_if
+
+    def scope_for(ns: str) -> CollectScope:
+        # policies and identities only: no logs, no istioctl
+        return CollectScope(namespaces=(ns,), services=(service,), logs=False, use_istioctl=False)
+
+    view, ns = open_view(cluster, namespace, scope_for, spinner)
+    return what_if(view, Target(namespace=ns, name=service), request)

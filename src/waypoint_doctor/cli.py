@@ -150,6 +150,13 @@ def _run_guarded(fn: Any) -> None:
         raise typer.Exit(130) from None
     except BrokenPipeError:
         raise typer.Exit(EXIT_OK) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("WAYPOINT_DOCTOR_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set WAYPOINT_DOCTOR_DEBUG=1 for the traceback)")
+        raise typer.Exit(EXIT_CLUSTER) from None
     raise typer.Exit(code)
 
 
@@ -236,5 +243,212 @@ def main() -> None:
     app()
 
 
+# -- snapshot (collect once, diagnose anywhere) --------------------------------------------------
+@app.command("snapshot")
+def snapshot_cmd(
+    service: Annotated[
+        str | None, typer.Argument(help="The Service the snapshot is for.", show_default=False)
+    ] = None,
+    namespace: NamespaceOpt = None,
+    dest: Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where to write: a new directory, or a file ending in .tar.gz.",
+            rich_help_panel="Output",
+        ),
+    ] = "",
+    anonymize: Annotated[
+        bool,
+        typer.Option(
+            "--anonymize",
+            help="Mask names and IP addresses (consistently: the snapshot still diagnoses the same).",
+            rich_help_panel="Output",
+        ),
+    ] = False,
+    all_services: Annotated[
+        bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
+    ] = False,
+    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")] = False,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    snapshot: SnapshotOpt = None,
+    request_timeout: TimeoutOpt = 15.0,
+    since: Annotated[
+        str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
+    ] = "15m",
+    no_logs: Annotated[
+        bool,
+        typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence"),
+    ] = False,
+    istioctl: Annotated[
+        str | None,
+        typer.Option(
+            "--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"
+        ),
+    ] = None,
+) -> None:
+    """Save what `check` reads (objects, logs, istioctl outputs) to diagnose later or elsewhere.
+
+    Secrets never go in; --anonymize also masks names and addresses. Read it back with
+    `waypoint-doctor check SERVICE -n NS --snapshot PATH`.
+    """
+
+    def run() -> int:
+        from waypoint_doctor.collect.snapshot_write import (
+            SnapshotCommand,
+            SnapshotWriteError,
+            run_snapshot,
+            summary_lines,
+        )
+
+        if not dest:
+            raise UsageError("name where to write the snapshot: -o DIR or -o FILE.tar.gz")
+        if service is None and not (all_services or all_namespaces):
+            raise UsageError("name a SERVICE, or use --all (one namespace) or -A (every namespace)")
+        if service is not None and (all_services or all_namespaces):
+            raise UsageError("name a SERVICE or use --all/-A, not both")
+        cmd = SnapshotCommand(
+            service=validate_service_name(service) if service is not None else None,
+            namespace=validate_namespace(namespace) if namespace is not None else None,
+            all_in_namespace=all_services,
+            all_namespaces=all_namespaces,
+            cluster=ClusterOptions(
+                kubeconfig=kubeconfig, context=context, snapshot=snapshot, request_timeout=request_timeout
+            ),
+            dest=dest,
+            anonymize=anonymize,
+            since_seconds=parse_duration(since),
+            logs=not no_logs,
+            istioctl=istioctl,
+        )
+        try:
+            written = run_snapshot(cmd, spinner=_spinner)
+        except SnapshotWriteError as exc:
+            raise UsageError(str(exc)) from None
+        from waypoint_doctor.render.safe import clean_text
+
+        for line in summary_lines(written):
+            sys.stderr.write(clean_text(line, keep_newlines=False) + "\n")
+        typer.echo(str(written.path))
+        return EXIT_OK
+
+    _run_guarded(run)
+
+
+# -- lint (manifests, before they are applied) ---------------------------------------------------
+@app.command("lint")
+def lint_cmd(
+    files: Annotated[
+        list[str],
+        typer.Option(
+            "-f",
+            "--filename",
+            help="A manifest file, a directory (recursively) or - for stdin; repeatable.",
+            show_default=False,
+        ),
+    ],
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "-n", "--namespace", help="Namespace for objects that do not name one (as kubectl apply -n)."
+        ),
+    ] = None,
+    output: OutputOpt = "table",
+    no_color: NoColorOpt = False,
+    fail_on: FailOnOpt = "fail",
+) -> None:
+    """Check waypoint Gateways, waypoint labels and AuthorizationPolicies in YAML before applying them."""
+
+    def run() -> int:
+        from waypoint_doctor.lint.run import LintCommand, run_lint
+
+        cmd = LintCommand(
+            paths=tuple(files),
+            output=_output_options(output, no_color, fail_on),
+            namespace=validate_namespace(namespace) if namespace is not None else None,
+        )
+        report = run_lint(cmd)
+        if cmd.output.fmt in ("table", "markdown"):
+            from waypoint_doctor.lint.render import render_lint_markdown, render_lint_table
+
+            renderer = render_lint_table if cmd.output.fmt == "table" else render_lint_markdown
+            renderer(report, sys.stdout, cmd.output.color)
+            sys.stdout.flush()
+        else:
+            _render(report, cmd.output)
+        return findings_exit_code([c.status.value for c in report.checks], cmd.output.fail_on)
+
+    _run_guarded(run)
+
+
 if __name__ == "__main__":
     main()
+
+
+# -- what-if -----------------------------------------------------------------------------------
+@app.command("what-if")
+def what_if_cmd(
+    service: Annotated[str, typer.Argument(help="The Service the request goes to.", show_default=False)],
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="Who asks: a principal (cluster.local/ns/NS/sa/SA), pod/NAME or sa/NAME.",
+            show_default=False,
+        ),
+    ],
+    method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "GET",
+    path: Annotated[str, typer.Option("--path", help="HTTP path.")] = "/",
+    port: Annotated[
+        int | None, typer.Option("--port", help="Service port (default: its first port).")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Host/authority header.")] = None,
+    namespace: NamespaceOpt = None,
+    context: ContextOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+    snapshot: SnapshotOpt = None,
+    request_timeout: TimeoutOpt = 15.0,
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="table, json or yaml.", rich_help_panel="Output")
+    ] = "table",
+    no_color: NoColorOpt = False,
+) -> None:
+    """Would this request be allowed? Walks it through every hop and names the policy and rule.
+
+    Exit codes follow `kubectl auth can-i`: 0 allowed, 1 denied, 4 undecidable (CUSTOM
+    authorizer, a condition on data the question did not give), 2 usage, 3 cluster unreachable.
+    """
+
+    def run() -> int:
+        if output not in ("table", "json", "yaml"):
+            raise UsageError(f"unknown output format {output!r}: use table, json or yaml")
+        if port is not None and not 0 < port < 65536:
+            raise UsageError(f"invalid port {port}")
+        ns = validate_namespace(namespace) if namespace is not None else None
+        name = validate_service_name(service)
+        from waypoint_doctor.app import run_what_if
+        from waypoint_doctor.whatif import WhatIfRequest
+
+        cluster = ClusterOptions(
+            kubeconfig=kubeconfig, context=context, snapshot=snapshot, request_timeout=request_timeout
+        )
+        result = run_what_if(
+            cluster,
+            ns,
+            name,
+            WhatIfRequest(source=source, method=method, path=path, port=port, host=host),
+            spinner=_spinner,
+        )
+        if output == "table":
+            from waypoint_doctor.render.whatif import render_whatif_text
+
+            render_whatif_text(result, sys.stdout, _use_color(no_color))
+        else:
+            from waypoint_doctor.render.structured import render_json, render_yaml
+
+            (render_json if output == "json" else render_yaml)(result, sys.stdout)
+        return int(result.exit_code)
+
+    _run_guarded(run)
