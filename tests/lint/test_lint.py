@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clihelpers import REPO, run_cli
 from waypoint_doctor.authz.model import parse_policy
 from waypoint_doctor.lint.rules import _PROBLEM_CHECKS, LINT_CHECKS
 from waypoint_doctor.lint.run import lint_manifests
 from waypoint_doctor.lint.source import ManifestError, parse_text
+
+from clihelpers import REPO, run_cli
 
 MANIFESTS = REPO / "examples" / "manifests"
 HOWTO = MANIFESTS / "howto-complete.yaml"
@@ -157,7 +158,12 @@ def test_list_items_and_stdin(tmp_path: Path) -> None:
 def test_default_namespace_from_the_command_line(tmp_path: Path) -> None:
     # Objects without metadata.namespace land in -n: here the policy and the Service agree.
     docs = [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}},
+        },
         {
             "apiVersion": "security.istio.io/v1",
             "kind": "AuthorizationPolicy",
