@@ -949,7 +949,7 @@ label_values = st.from_regex(r"[a-z0-9]([a-z0-9._-]{0,6}[a-z0-9])?", fullmatch=T
 label_maps = st.dictionaries(label_keys, label_values, max_size=5)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(labels=label_maps, key=label_keys, value=label_values)
 def test_equality_matches_exactly_and_negation_is_the_complement(labels, key, value) -> None:
     equal = parse_label_selector(f"{key}={value}")
@@ -958,7 +958,7 @@ def test_equality_matches_exactly_and_negation_is_the_complement(labels, key, va
     assert parse_label_selector(f"{key}!={value}").matches(labels) == (not equal.matches(labels))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(labels=label_maps, key=label_keys, values=st.lists(label_values.filter(bool), min_size=1, max_size=3))
 def test_set_based_requirements(labels, key, values) -> None:
     inside = parse_label_selector(f"{key} in ({','.join(values)})")
@@ -970,7 +970,7 @@ def test_set_based_requirements(labels, key, values) -> None:
     assert parse_label_selector(f"!{key}").matches(labels) == (key not in labels)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(labels=label_maps, terms=st.lists(st.tuples(label_keys, label_values), min_size=1, max_size=4))
 def test_commas_are_and(labels, terms) -> None:
     combined = parse_label_selector(",".join(f"{k}={v}" for k, v in terms))

@@ -58,6 +58,12 @@ def test_get_pods_plain_table(basic, kubectl) -> None:
     assert "as=Table" in table_request.accept  # so the server, not kubectl, printed the rows
 
 
+def test_the_kubeconfig_context_namespace_is_the_default(fake_cluster, kubectl) -> None:
+    server = fake_cluster(BASIC_SCENARIO, namespace="istio-system")
+    result = kubectl(server, "get", "pods", "-o", "name", check=True)
+    assert lines(result.stdout) == ["pod/istiod-5c8f7b9d4-abcde", "pod/ztunnel-7xk2p", "pod/ztunnel-9mzq4"]
+
+
 def test_get_pods_all_namespaces_and_wide(basic, kubectl) -> None:
     result = kubectl(basic, "get", "pods", "-A", "-o", "wide", "-l", "app=ztunnel", check=True)
     assert [line.split() for line in lines(result.stdout)] == [
