@@ -116,8 +116,9 @@ def test_start_and_stop_are_fast_even_with_an_open_connection() -> None:
         stopping = time.perf_counter()
         server.stop()
         stop_seconds = time.perf_counter() - stopping
-    assert start_seconds < 0.1
-    assert stop_seconds < 0.1
+    # a hang guard, not a performance target (those live in scripts/)
+    assert start_seconds < 5
+    assert stop_seconds < 5
 
 
 def test_many_servers_in_parallel_each_get_their_own_port(tmp_path: Path) -> None:
@@ -825,10 +826,11 @@ def test_latency_overall_and_per_path(fake_cluster) -> None:
     started = time.perf_counter()
     read_log(api, "ztunnel-7xk2p", "istio-system")
     slow_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     client.CoreV1Api(api).list_node()
-    fast_seconds = time.perf_counter() - started
-    assert slow_seconds >= 0.2 > fast_seconds
+    assert slow_seconds >= 0.2
+    # the rule matched only the log path: the server did not delay the node list
+    node_list = [r for r in per_path.requests if r.path == "/api/v1/nodes"]
+    assert node_list and node_list[-1].duration_ms < 200
 
 
 def test_fakeapi_yaml_is_read_and_overridden(fake_cluster, tmp_path) -> None:
