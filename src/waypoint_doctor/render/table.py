@@ -38,44 +38,85 @@ def _status_text(status: Status) -> Text:
 
 
 def _checks_table(checks: tuple[CheckResult, ...]) -> Table:
-    table = Table(show_header=True, header_style="bold", expand=False, show_lines=False, pad_edge=False)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Check", no_wrap=True)
-    table.add_column("Title")
-    table.add_column("Finding", overflow="fold")
+    table = Table(show_header=True, header_style="bold", expand=True, show_lines=False, pad_edge=False)
+    table.add_column("Status", no_wrap=True, width=6)
+    table.add_column("ID", no_wrap=True, width=5)
+    table.add_column("Check", ratio=2)
+    table.add_column("Finding", ratio=3, overflow="fold")
     current = None
     for result in sorted(checks, key=lambda r: r.id):
         family = result.id[2]
         if family != current:
+            if current is not None:
+                table.add_section()
             current = family
-            table.add_row("", Text(FAMILIES.get(family, "Other"), style="bold underline"), "", "")
+            table.add_row("", "", Text(FAMILIES.get(family, "Other"), style="bold underline"), "")
         table.add_row(_status_text(result.status), result.id, result.title, Text(clean_text(result.message)))
     return table
+
+
+def _decision_matrix(evidence: tuple) -> Table | None:
+    """The WD410 decision table as a grid: principals down, operations across."""
+    rows = [e for e in evidence if e.get("kind") == "Decision"]
+    if not rows or len(rows) != len(evidence):
+        return None
+    ops: list[str] = []
+    cells: dict[tuple[str, str], str] = {}
+    principals: list[str] = []
+    for e in rows:
+        op = f"{e.get('method', '*')} {e.get('path', '*')}"
+        principal = str(e.get("principal", ""))
+        if op not in ops:
+            ops.append(op)
+        if principal not in principals:
+            principals.append(principal)
+        cells[(principal, op)] = str(e.get("verdict", ""))
+    grid = Table(show_header=True, header_style="bold", box=None, pad_edge=False, padding=(0, 1))
+    grid.add_column("principal", overflow="fold")
+    for op in ops:
+        grid.add_column(clean_text(op, keep_newlines=False), overflow="fold")
+    verdict_style = {"ALLOW": "green", "DENY": "red", "UNKNOWN": "yellow"}
+    for principal in principals:
+        grid.add_row(
+            clean_text(principal, keep_newlines=False),
+            *(
+                Text(
+                    cells.get((principal, op), "-"),
+                    style=verdict_style.get(cells.get((principal, op), ""), ""),
+                )
+                for op in ops
+            ),
+        )
+    return grid
+
+
+def _indented(text: str, level: int = 1, style: str = "") -> Text:
+    return Text("  " * level + text, style=style)
 
 
 def _details(checks: tuple[CheckResult, ...]) -> list[Any]:
     parts: list[Any] = []
     for r in sorted(checks, key=lambda r: r.id):
-        if r.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+        if r.status not in (Status.FAIL, Status.WARN, Status.ERROR, Status.INFO):
             continue
-        head = Text.assemble(_status_text(r.status), " ", (f"{r.id} {r.title}", "bold"))
-        parts.append(head)
-        parts.append(Padding(Text(clean_text(r.message)), (0, 0, 0, 2)))
-        for item in r.evidence[:12]:
-            parts.append(
-                Padding(
-                    Text("• " + clean_text(evidence_line(item), keep_newlines=False), style="dim"),
-                    (0, 0, 0, 2),
+        if r.status is Status.INFO and not r.evidence:
+            continue
+        parts.append(Text.assemble(_status_text(r.status), " ", (f"{r.id} {r.title}", "bold")))
+        parts.append(_indented(clean_text(r.message, keep_newlines=False)))
+        matrix = _decision_matrix(r.evidence)
+        if matrix is not None:
+            parts.append(Padding(matrix, (0, 0, 0, 2), expand=False))
+        else:
+            for item in r.evidence[:12]:
+                parts.append(
+                    _indented("• " + clean_text(evidence_line(item), keep_newlines=False), style="dim")
                 )
-            )
-        if len(r.evidence) > 12:
-            parts.append(
-                Padding(Text(f"… and {len(r.evidence) - 12} more (see -o json)", style="dim"), (0, 0, 0, 2))
-            )
+            if len(r.evidence) > 12:
+                parts.append(_indented(f"… and {len(r.evidence) - 12} more (see -o json)", style="dim"))
         if r.remediation:
-            parts.append(Padding(Text("Fix:", style="bold"), (0, 0, 0, 2)))
-            parts.append(Padding(Text(clean_text(r.remediation)), (0, 0, 0, 4)))
-        parts.append(Text(f"  docs: {r.doc}", style="dim"))
+            parts.append(_indented("Fix:", style="bold"))
+            parts.extend(_indented(line, 2) for line in clean_text(r.remediation).splitlines())
+        parts.append(_indented(f"docs: {r.doc}", style="dim"))
         parts.append(Text(""))
     return parts
 
