@@ -6,14 +6,24 @@ from functools import cached_property
 
 from waypoint_doctor.collect.view import ClusterView, Obj, obj_annotations, obj_labels, obj_namespace
 from waypoint_doctor.mesh.binding import WaypointBinding, resolve_waypoint_binding
+from waypoint_doctor.mesh.controlplane import (
+    IstiodInfo,
+    describe_istiod,
+    is_cni_daemonset,
+    is_ztunnel_daemonset,
+    pod_template_containers,
+)
+from waypoint_doctor.mesh.gateways import gateway_class_name
 from waypoint_doctor.mesh.labels import (
     DEFAULT_ISTIO_NAMESPACE,
+    GATEWAY_API_GROUP,
     GATEWAY_NAME_LABEL,
     ISTIO_REV,
     LEGACY_GATEWAY_NAME_LABEL,
     SERVICE_ACCOUNT_OVERRIDE,
 )
 from waypoint_doctor.mesh.meshconfig import MeshConfig, parse_mesh_config
+from waypoint_doctor.mesh.version import IstioVersion, version_from_image
 from waypoint_doctor.mesh.workloads import pod_node, pods_selected_by, spiffe_identity
 
 
@@ -45,6 +55,63 @@ class Facts:
     def ztunnel_pods(self) -> list[Obj]:
         return [p for p in self.view.list("pods") if obj_labels(p).get("app") == "ztunnel"]
 
+    @cached_property
+    def istiods(self) -> list[IstiodInfo]:
+        """Each istiod Deployment read: revision, version, readiness, env flags."""
+        pods = self.view.list("pods")
+        return [describe_istiod(d, pods) for d in self.istiod_deployments]
+
+    @cached_property
+    def ambient_istiod(self) -> IstiodInfo | None:
+        """The istiod that serves ambient: ready and ambient-enabled first."""
+        ranked = sorted(
+            self.istiods,
+            key=lambda i: (i.ambient is not True, not (i.ready or 0), i.revision != "default", i.ref),
+        )
+        return ranked[0] if ranked else None
+
+    @cached_property
+    def istio_version(self) -> IstioVersion | None:
+        """From istiod's image tag, else ztunnel's, else a waypoint's; None when no tag says."""
+        if self.ambient_istiod is not None and self.ambient_istiod.version is not None:
+            return self.ambient_istiod.version
+        images = [i.image for i in self.istiods]
+        for ds in self.ztunnel_daemonsets:
+            images.extend(c.get("image") for c in pod_template_containers(ds))
+        for pod in self.waypoint_pods:
+            images.extend(
+                c.get("image") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)
+            )
+        for image in images:
+            version = version_from_image(image)
+            if version is not None:
+                return version
+        return None
+
+    @cached_property
+    def ztunnel_daemonsets(self) -> list[Obj]:
+        return [d for d in self.view.list("daemonsets.apps") if is_ztunnel_daemonset(d)]
+
+    @cached_property
+    def cni_daemonsets(self) -> list[Obj]:
+        return [d for d in self.view.list("daemonsets.apps") if is_cni_daemonset(d)]
+
+    @cached_property
+    def gateway_api_missing(self) -> str | None:
+        """Why Gateways cannot exist here (the CRDs are absent), or None when they can."""
+        if self.view.serves(GATEWAY_API_GROUP) is False:
+            return "the Gateway API CRDs are not installed (see WD103)"
+        for key in ("gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io"):
+            entry = self.view.unreadable_for(key)
+            if (
+                entry is not None
+                and entry.reason == "NotFound"
+                and entry.namespace is None
+                and not entry.name
+            ):
+                return "the Gateway API CRDs are not installed (see WD103)"
+        return None
+
     # -- target ----------------------------------------------------------------------------
     @cached_property
     def namespace(self) -> Obj | None:
@@ -72,6 +139,14 @@ class Facts:
         if not b.bound or b.waypoint_name is None:
             return None
         return self.view.get("gateways.gateway.networking.k8s.io", b.waypoint_namespace, b.waypoint_name)
+
+    @cached_property
+    def waypoint_class(self) -> Obj | None:
+        """The GatewayClass the waypoint Gateway names, when it exists."""
+        if self.waypoint is None:
+            return None
+        name = gateway_class_name(self.waypoint)
+        return self.view.get("gatewayclasses.gateway.networking.k8s.io", None, name) if name else None
 
     @cached_property
     def waypoint_pods(self) -> list[Obj]:
