@@ -281,7 +281,7 @@ def _uncaptured_reason(pod: Obj, ns_ambient: bool) -> tuple[str, str]:
     if ns == "kube-system":
         return "istio-cni excludes namespace kube-system by default", "Run the workload in another namespace."
     return (
-        "istio-cni has not captured it (started before istio-cni was ready on its node?)",
+        "istio-cni has not captured it (its capture failed or was lost; restarting the pod re-runs it)",
         restart_command([pod], ns),
     )
 
