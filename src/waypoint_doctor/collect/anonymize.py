@@ -155,6 +155,26 @@ VOCABULARY = frozenset(
     }
 )
 
+# Image references keep public registries, Istio's own images and every tag (versions matter).
+PUBLIC_REGISTRIES = frozenset(
+    {
+        "docker.io",
+        "index.docker.io",
+        "registry-1.docker.io",
+        "ghcr.io",
+        "quay.io",
+        "gcr.io",
+        "registry.k8s.io",
+        "k8s.gcr.io",
+        "mcr.microsoft.com",
+        "public.ecr.aws",
+        "cgr.dev",
+    }
+)
+WELL_KNOWN_IMAGE_PARTS = frozenset(
+    {"istio", "istio-testing", "library", "pilot", "proxyv2", "ztunnel", "install-cni", "solo-io", "tetrate"}
+)
+
 _NAME_PREFIXES = {
     "namespaces": "ns",
     "nodes": "node",
@@ -394,6 +414,31 @@ class Anonymizer:
         self._ips[ip_text] = out
         return out
 
+    # -- images ----------------------------------------------------------------------------------
+    def image(self, value: str) -> str:
+        """`ghcr.io/acme/billing:1.2` -> `ghcr.io/img-…/img-…:1.2`; Istio images stay readable."""
+        scheme, sep, ref = value.rpartition("://")
+        digest = ""
+        if "@" in ref:
+            ref, digest = ref.split("@", 1)
+            digest = "@" + digest
+        tag = ""
+        last_slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        if colon > last_slash:
+            ref, tag = ref[:colon], ref[colon:]
+        parts = ref.split("/")
+        out: list[str] = []
+        for i, part in enumerate(parts):
+            if i == 0 and len(parts) > 1 and ("." in part or ":" in part or part == "localhost"):
+                host = part.split(":")[0]
+                out.append(part if host in PUBLIC_REGISTRIES else f"{self._fresh(part, 'registry')}.invalid")
+            elif part in WELL_KNOWN_IMAGE_PARTS or part in WELL_KNOWN_NAMES:
+                out.append(part)
+            else:
+                out.append(self._fresh(part, "img"))
+        return (scheme + sep if sep else "") + "/".join(out) + tag + digest
+
     # -- whole documents -----------------------------------------------------------------------
     def object(self, obj: Any) -> Any:
         """A masked deep copy of a Kubernetes object: values only, never keys."""
@@ -551,6 +596,8 @@ def _walk(value: Any, anon: Anonymizer, key: str | None = None) -> Any:
     if isinstance(value, str):
         if key in _KEEP_VALUES_OF:
             return value
+        if key in ("image", "imageID"):
+            return anon.image(value)
         return anon.name(value)
     return value
 

@@ -141,6 +141,11 @@ def load_snapshot_dir(root: Path, *, display_path: str | None = None) -> Cluster
     else:
         collected = set(objects)
     collected |= set(objects)
+    # Objects of a kind the collector could only read in part (e.g. one ConfigMap of two):
+    # present, yet not a complete list. `waypoint-doctor snapshot` writes them here.
+    incomplete = meta.get("incomplete")
+    if isinstance(incomplete, list):
+        collected -= {str(x) for x in incomplete}
 
     api_groups = meta.get("apiGroups")
     groups: dict[str, tuple[str, ...]] | None = None

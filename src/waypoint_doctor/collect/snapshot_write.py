@@ -43,6 +43,9 @@ from waypoint_doctor.options import ClusterOptions
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_ENV_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
 _SECRET_FIELDS = ("data", "binaryData", "stringData")
+# Beyond logs.sanitize.redact_secrets: credentials in URLs, and flags whose next argument is one.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)([^@\s/\"']+)(@)")
+_SECRET_FLAG = re.compile(r"(?i)^--?[\w.\-]*(password|passwd|token|secret|api-?key|credential)[\w.\-]*$")
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+@-]*$")
 
 
@@ -75,19 +78,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def redact_text(text: str) -> str:
+    """`redact_secrets`, plus passwords in URLs (`postgres://user:<redacted>@db`)."""
+    return _URL_CREDENTIALS.sub(r"\1" + REDACTED + r"\3", redact_secrets(text))
+
+
 def _redact_strings(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _redact_strings(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact_strings(v) for v in value]
     if isinstance(value, str):
-        return redact_secrets(value)
+        return redact_text(value)
     return value
 
 
 def _scrub_env(value: Any) -> None:
-    """Replace the values of env vars named like credentials, wherever a pod template sits."""
+    """Replace the values of env vars named like credentials, and of `--password x`-style
+    arguments, wherever a pod template sits."""
     if isinstance(value, dict):
+        for key in ("args", "command"):
+            argv = value.get(key)
+            if isinstance(argv, list):
+                for i in range(len(argv) - 1):
+                    if isinstance(argv[i], str) and _SECRET_FLAG.match(argv[i]):
+                        argv[i + 1] = REDACTED
         env = value.get("env")
         if isinstance(env, list):
             for var in env:
@@ -134,7 +149,7 @@ def sanitize_object(obj: Mapping[str, Any], kind: ResourceKind | None = None) ->
 
 
 def _sanitize_text(text: str) -> str:
-    return redact_secrets(text)
+    return redact_text(text)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -343,6 +358,9 @@ def _meta(
     if view.api_groups is not None:
         meta["apiGroups"] = {group: list(versions) for group, versions in sorted(view.api_groups.items())}
     meta["collected"] = [kind.key for kind in ALL_KINDS if view.collected(kind.key)]
+    incomplete = [kind.key for kind in ALL_KINDS if view.list(kind.key) and not view.collected(kind.key)]
+    if incomplete:
+        meta["incomplete"] = incomplete
     meta["unreadable"] = [_unreadable_entry(u, mask_name) for u in view.unreadable]
     if view.notes:
         mask_text = anon.text if anon is not None else _identity
