@@ -392,12 +392,15 @@ class Anonymizer:
             prefix = int(bits)
             if prefix > addr.max_prefixlen:
                 return self.address(ip_text) + "/" + bits
-            masked = ipaddress.ip_address(self.address(ip_text))
+            if prefix == 0:
+                return match.group(0)  # everything stays everything
+            # A network is masked through the same prefix-preserving map as its hosts, even when
+            # its address is special (0.0.0.0/1): containment of every masked host is preserved.
+            masked = _prefix_preserving(self._key, addr)
             network = ipaddress.ip_network(f"{masked}/{prefix}", strict=False)
-            # keep a host address in CIDR notation a host address (10.0.0.5/32, 10.0.0.5/24 stay shaped)
             if addr == ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address:
                 return f"{network.network_address}/{prefix}"
-            return f"{masked}/{prefix}"
+            return f"{self.address(ip_text)}/{prefix}"
         return self.address(ip_text)
 
     def address(self, ip_text: str) -> str:
