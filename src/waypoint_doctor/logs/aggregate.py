@@ -10,13 +10,14 @@
 
 Time windows: ``since`` counts back from ``now``. In snapshot mode ``now`` is the snapshot's
 ``takenAt``; when it is ``None`` the newest record seen (of every record passed in, not just the
-matching ones) is used, so callers never need the wall clock. Records are counted in one-second
-buckets, so the window edge is exact to the second; memory stays proportional to the number of
-groups and distinct seconds, never to the size of the log.
+matching ones) is used, so callers never need the wall clock. Only the matching events are kept,
+as 8-byte timestamps, so windows are exact and memory follows the evidence, not the log size.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -126,30 +127,32 @@ class WaypointRef:
 # time-bucketed tallies
 
 
-class _Tally:
-    """Counts per one-second bucket, with the exact earliest/latest time in each bucket."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
 
-    __slots__ = ("buckets", "samples", "undated")
+
+def _micros(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // _MICRO
+
+
+class _Tally:
+    """The times of one group's events (integer microseconds in a compact array, so windows are
+    exact), plus a few distinct sample values per attribute."""
+
+    __slots__ = ("samples", "times", "undated")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list] = {}  # second -> [count, first datetime, last datetime]
+        self.times = array("q")
         self.undated = 0
         self.samples: dict[str, list[str]] = {}
 
     def add(self, when: datetime | None) -> None:
         if when is None:
             self.undated += 1
-            return
-        sec = int(when.timestamp())
-        b = self.buckets.get(sec)
-        if b is None:
-            self.buckets[sec] = [1, when, when]
         else:
-            b[0] += 1
-            if when < b[1]:
-                b[1] = when
-            if when > b[2]:
-                b[2] = when
+            self.times.append(_micros(when))
 
     def sample(self, name: str, value: str | None, limit: int = MAX_SAMPLES) -> None:
         if not value:
@@ -159,24 +162,18 @@ class _Tally:
             values.append(value)
 
     def window(self, cutoff: datetime | None) -> tuple[int, datetime | None, datetime | None]:
+        """(count, first, last) of the events at or after ``cutoff`` (all events when None;
+        events without a time count only when there is no window)."""
         if cutoff is None:
-            count = self.undated
-            first = last = None
-            for n, lo, hi in self.buckets.values():
-                count += n
-                first = lo if first is None or lo < first else first
-                last = hi if last is None or hi > last else last
-            return count, first, last
-        cut = cutoff.timestamp()
-        count = 0
-        first = last = None
-        for sec, (n, lo, hi) in self.buckets.items():
-            if sec + 1 <= cut:
-                continue
-            count += n
-            first = lo if first is None or lo < first else first
-            last = hi if last is None or hi > last else last
-        return count, first, last
+            inside = self.times
+            count = len(inside) + self.undated
+        else:
+            cut = _micros(cutoff)
+            inside = array("q", (t for t in self.times if t >= cut))
+            count = len(inside)
+        if not inside:
+            return count, None, None
+        return count, _EPOCH + min(inside) * _MICRO, _EPOCH + max(inside) * _MICRO
 
 
 def _cutoff(since: timedelta | None, now: datetime | None, newest: datetime | None) -> datetime | None:
@@ -509,6 +506,14 @@ def _authority_names(service_fqdn: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def _looks_like_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def group_waypoint_denials(
     records: Iterable[EnvoyAccess],
     *,
@@ -536,6 +541,8 @@ def group_waypoint_denials(
         svc = rec.service_fqdn
         if service_fqdn:
             host = address_host(rec.authority) if rec.authority else None
+            if host is not None and _looks_like_ip(host):
+                host = None  # a VIP or pod IP says nothing about the service name
             if svc is not None:
                 if svc != service_fqdn:
                     continue

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _RBAC_PREFIX = "rbac_access_denied_matched_policy["
+_MAX_POLICY_ID = 1024
 _POLICY_ID = re.compile(r"(?P<prefix>.*?)ns\[(?P<ns>[^\]]*)\]-policy\[(?P<name>.*)\]-rule\[(?P<rule>\d+)\]\Z")
 
 
@@ -88,6 +89,8 @@ def decode_rbac(details: str | None) -> RbacDenial | None:
     inner = details[start + len(_RBAC_PREFIX) : -1]
     if inner == "none":
         return RbacDenial("none")
+    if len(inner) > _MAX_POLICY_ID:  # Kubernetes names are short; do not regex a megabyte
+        return RbacDenial(inner[:_MAX_POLICY_ID])
     m = _POLICY_ID.match(inner)
     if m is None:
         return RbacDenial(inner)

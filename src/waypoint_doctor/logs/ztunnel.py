@@ -276,7 +276,9 @@ _GENERAL = re.compile(
     + r"\Z"
 )
 
-_KV = re.compile(r'([A-Za-z_][\w.\-]*)=(?:"((?:[^"\\]|\\.)*)("?)|(\S*))')
+# A key starts the line or follows whitespace, and is short: bounded work per position even on a
+# megabyte of letters (an unbounded key pattern backtracks quadratically on such input).
+_KV = re.compile(r'(?:(?<=\s)|^)([A-Za-z_][\w.\-]{0,63})=(?:"((?:[^"\\]|\\.)*)("?)|(\S*))')
 _RUST_ESCAPE = re.compile(r"\\(u\{[0-9a-fA-F]{1,6}\}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
 
@@ -361,7 +363,7 @@ def _record_from_fields(
         else:
             slots[slot] = value if isinstance(value, str) else str(value)
     error = slots[19]
-    slots[20] = classify_error(error) if error else None
+    slots[20] = classify_error(error) if error is not None else None
     slots[21] = tuple(extra)
     return ZtunnelAccess._make(slots)
 
@@ -406,14 +408,7 @@ def _split_message(rest: str) -> tuple[str, str]:
     m = _KV.search(rest)
     if not m:
         return rest.strip(), ""
-    start = m.start()
-    # Make sure the key starts at a token boundary.
-    while start > 0 and not rest[start - 1].isspace():
-        m = _KV.search(rest, m.end())
-        if not m:
-            return rest.strip(), ""
-        start = m.start()
-    return rest[:start].strip(), rest[start:]
+    return rest[: m.start()].strip(), rest[m.start() :]
 
 
 def _parse_kv(text: str) -> dict[str, str]:
