@@ -672,7 +672,8 @@ def _condition_evidence(gw: Obj, cond: Condition) -> dict[str, Any]:
 
 def _stale(gw: Obj, cond: Condition) -> bool:
     generation = dig(gw, "metadata", "generation")
-    for raw in dig(gw, "status", "conditions", default=[]) or []:
+    raws = dig(gw, "status", "conditions")
+    for raw in raws if isinstance(raws, list) else []:
         if isinstance(raw, Mapping) and raw.get("type") == cond.type:
             observed = raw.get("observedGeneration")
             return isinstance(generation, int) and isinstance(observed, int) and observed < generation
@@ -783,7 +784,8 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def _recent_restart(pod: Obj, since: datetime) -> bool:
-    for cs in dig(pod, "status", "containerStatuses", default=[]) or []:
+    statuses = dig(pod, "status", "containerStatuses")
+    for cs in statuses if isinstance(statuses, list) else []:
         finished = _parse_time(dig(cs, "lastState", "terminated", "finishedAt"))
         if finished is not None and finished >= since:
             return True
@@ -876,7 +878,7 @@ def waypoint_pods_ready(ctx: CheckContext) -> Outcome:
 
 
 # -- WD308 ---------------------------------------------------------------------------------------
-_ATTACHED = re.compile(r"^Successfully attached to waypoint (\S+?)(?:\.|$)")
+_ATTACHED = re.compile(r"^Successfully attached to waypoint (\S+?)(?:\.\s|\.?$)")
 
 
 def _not_ready_cause(ctx: CheckContext) -> str:

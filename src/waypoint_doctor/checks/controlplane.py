@@ -642,11 +642,14 @@ def ztunnel_ready(ctx: CheckContext) -> Outcome:
     others = {
         n: pods for n, pods in _ambient_pods_by_node(ctx.view.list("pods")).items() if n not in ready_nodes
     }
-    covered = (
-        f"covers {plural(len(needed), 'node')} of this service"
-        if needed
-        else "no pod of this service is scheduled yet"
-    )
+    unseen = ctx.view.missing("pods", ctx.target.namespace)
+    if unseen is not None:
+        note = f"the service's pods could not be read: {unseen.describe()}"
+    elif facts.service is None:
+        note = f"service {ctx.target.name} not found, so only the DaemonSet was checked"
+    else:
+        note = "no pod of this service is scheduled on a node yet"
+    covered = f"covers {plural(len(needed), 'node')} of this service" if needed else f"is running ({note})"
     if not_ready or others:
         problems = [f"{r.name} {r.ready}/{r.desired} ready" for r in not_ready]
         if others:
@@ -667,7 +670,9 @@ def ztunnel_ready(ctx: CheckContext) -> Outcome:
             f"kubectl get daemonset {main.name} -n {main.namespace}",
         )
     total = f"{main.ready}/{main.desired}" if main.desired is not None else f"{len(ready_nodes)}"
-    on = f" (including {join_names(needed, 2)})" if needed else ""
+    if not needed:
+        return passed(f"ztunnel {total} ready ({note})", evidence)
+    on = f" (including {join_names(needed, 2)})"
     return passed(f"ztunnel {total} ready; a ready ztunnel runs on every node of this service{on}", evidence)
 
 

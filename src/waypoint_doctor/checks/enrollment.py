@@ -78,7 +78,8 @@ def pod_ref(pod: Obj) -> str:
 
 def workload_of(pod: Obj) -> str:
     """`deployment/<name>` for a Deployment's pod (by owner or by name pattern), else `pod/<name>`."""
-    for ref in dig(pod, "metadata", "ownerReferences", default=[]) or []:
+    refs = dig(pod, "metadata", "ownerReferences")
+    for ref in refs if isinstance(refs, list) else []:
         if not isinstance(ref, Mapping):
             continue
         owner = ref.get("name")
@@ -116,7 +117,8 @@ def _has_sidecar(pod: Obj) -> str | None:
     if SIDECAR_STATUS_ANNOTATION in obj_annotations(pod):
         return f"annotation {SIDECAR_STATUS_ANNOTATION}"
     for field in ("containers", "initContainers"):
-        for c in dig(pod, "spec", field, default=[]) or []:
+        containers = dig(pod, "spec", field)
+        for c in containers if isinstance(containers, list) else []:
             if isinstance(c, Mapping) and c.get("name") == SIDECAR_CONTAINER:
                 return f"container {SIDECAR_CONTAINER}"
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from waypoint_doctor.collect.view import ClusterView, Obj, obj_annotations, obj_labels, obj_namespace
+from waypoint_doctor.collect.view import ClusterView, Obj, dig, obj_annotations, obj_labels, obj_namespace
 from waypoint_doctor.mesh.binding import WaypointBinding, resolve_waypoint_binding
 from waypoint_doctor.mesh.controlplane import (
     IstiodInfo,
@@ -79,9 +79,9 @@ class Facts:
         for ds in self.ztunnel_daemonsets:
             images.extend(c.get("image") for c in pod_template_containers(ds))
         for pod in self.waypoint_pods:
-            images.extend(
-                c.get("image") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)
-            )
+            containers = dig(pod, "spec", "containers")
+            if isinstance(containers, list):
+                images.extend(c.get("image") for c in containers if isinstance(c, dict))
         for image in images:
             version = version_from_image(image)
             if version is not None:

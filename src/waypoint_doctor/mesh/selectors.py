@@ -49,7 +49,8 @@ def describe_label_selector(selector: Any) -> str:
         if isinstance(selector.get("matchLabels") or {}, Mapping)
         else []
     )
-    for expr in selector.get("matchExpressions") or []:
+    expressions = selector.get("matchExpressions")
+    for expr in expressions if isinstance(expressions, list) else []:
         if not isinstance(expr, Mapping):
             continue
         op = expr.get("operator")

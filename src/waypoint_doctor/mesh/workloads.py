@@ -20,8 +20,13 @@ def pods_selected_by(service: Obj, pods: Iterable[Obj]) -> list[Obj]:
     return [p for p in pods if selector_matches(selector, obj_labels(p))]
 
 
+def _list_at(obj: Obj, *path: str) -> list[Any]:
+    value = dig(obj, *path)
+    return value if isinstance(value, list) else []
+
+
 def pod_condition(pod: Obj, cond_type: str) -> str | None:
-    for cond in dig(pod, "status", "conditions", default=[]) or []:
+    for cond in _list_at(pod, "status", "conditions"):
         if isinstance(cond, Mapping) and cond.get("type") == cond_type:
             status = cond.get("status")
             return status if isinstance(status, str) else None
@@ -34,7 +39,7 @@ def pod_is_ready(pod: Obj) -> bool:
 
 def pod_restarts(pod: Obj) -> int:
     total = 0
-    for cs in dig(pod, "status", "containerStatuses", default=[]) or []:
+    for cs in _list_at(pod, "status", "containerStatuses"):
         if isinstance(cs, Mapping) and isinstance(cs.get("restartCount"), int):
             total += cs["restartCount"]
     return total
@@ -42,7 +47,7 @@ def pod_restarts(pod: Obj) -> int:
 
 def pod_waiting_reasons(pod: Obj) -> list[str]:
     reasons = []
-    for cs in dig(pod, "status", "containerStatuses", default=[]) or []:
+    for cs in _list_at(pod, "status", "containerStatuses"):
         reason = dig(cs, "state", "waiting", "reason")
         if isinstance(reason, str):
             reasons.append(reason)
@@ -70,5 +75,5 @@ def pod_identity(pod: Obj, trust_domain: str) -> str:
 
 def container_names(pod: Obj) -> list[str]:
     return [
-        c.get("name", "") for c in dig(pod, "spec", "containers", default=[]) or [] if isinstance(c, Mapping)
+        c.get("name", "") for c in _list_at(pod, "spec", "containers") if isinstance(c, Mapping)
     ]
