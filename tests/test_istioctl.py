@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.logs.certs import TestCA, der, pem
 
 from waypoint_doctor.collect.istioctl import (
+    ERRORS_FILE,
     Identities,
     capture_file_name,
     capture_istioctl,
@@ -198,7 +199,9 @@ def test_snapshot_files_parse_exactly_like_live_captures(fake: Path, tmp_path: P
 def test_non_zero_exit_is_summarised(fake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_ISTIOCTL_MODE", "fail")
     cap = capture()
-    assert cap.outputs == {} and len(cap.errors) == 4
+    assert set(cap.outputs) == {ERRORS_FILE} and len(cap.errors) == 4
+    problems = parse_captures(cap.outputs).errors
+    assert [p.message for p in problems] == cap.errors
     err = cap.errors[0]
     assert err.startswith(
         "`istioctl ztunnel-config certificates ztunnel-abcde.istio-system -o json` exited 1: Error:"
@@ -211,14 +214,14 @@ def test_hang_is_killed_by_the_timeout(fake: Path, monkeypatch: pytest.MonkeyPat
     start = time.monotonic()
     cap = capture(timeout_s=0.5)
     assert time.monotonic() - start < 10
-    assert cap.outputs == {} and len(cap.errors) == 4
+    assert set(cap.outputs) == {ERRORS_FILE} and len(cap.errors) == 4
     assert all("timed out after 0.5s" in e for e in cap.errors)
 
 
 def test_garbage_output_is_an_error_not_an_output(fake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_ISTIOCTL_MODE", "garbage")
     cap = capture()
-    assert cap.outputs == {}
+    assert set(cap.outputs) == {ERRORS_FILE}
     assert all("not JSON" in e for e in cap.errors) and len(cap.errors) == 4
     assert not any("\x1b" in e for e in cap.errors)
 

@@ -9,7 +9,7 @@ from tests.logs.ztunnel_render import render_text
 
 from waypoint_doctor.logs.aggregate import (
     TrafficTarget,
-    WaypointRef,
+    WaypointMarkers,
     address_host,
     detect_bypass,
     digest_ztunnel,
@@ -24,7 +24,7 @@ SVC = "orders.shop.svc.cluster.local"
 WP_ID = "spiffe://cluster.local/ns/shop/sa/waypoint"
 BASE = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 TARGET = TrafficTarget(SVC, frozenset({"orders-7d9f-abcde"}), frozenset({"10.0.1.5", "10.96.0.20"}))
-WAYPOINT = WaypointRef(frozenset({"waypoint-5c6d-xyz12"}), frozenset({WP_ID}))
+WAYPOINT = WaypointMarkers(frozenset({"waypoint-5c6d-xyz12"}), frozenset({WP_ID}))
 
 
 def ts(seconds: float) -> str:
@@ -195,7 +195,7 @@ def test_bypass_detection() -> None:
 
 def test_bypass_needs_a_known_waypoint() -> None:
     lines = [outbound(2, "orders-7d9f-abcde", "spiffe://cluster.local/ns/shop/sa/orders")]
-    assert detect_bypass(records(lines), TARGET, WaypointRef()).bypassing == ()
+    assert detect_bypass(records(lines), TARGET, WaypointMarkers()).bypassing == ()
 
 
 def test_digest_is_one_pass_over_a_generator() -> None:

@@ -6,7 +6,8 @@ its ``istioctl/`` directory:
 - :func:`capture_istioctl` runs ``istioctl`` as a subprocess: an argument list (never a shell),
   a timeout per command, the run's ``--kubeconfig``/``--context``. A missing binary is "not
   installed", not an error; non-zero exits, hangs and output that is not JSON become one line
-  each in ``errors``.
+  each in ``errors`` (and, one per line, in the ``istioctl-errors.txt`` output, so a snapshot
+  keeps them).
 - :func:`parse_captures` turns those outputs into :class:`Identities`: the SPIFFE identities each
   ztunnel holds certificates for, the waypoint's own certificate identity, the workloads ztunnel
   knows (service account, trust domain, waypoint) and the Istio versions. Certificate SANs are
@@ -46,6 +47,7 @@ from waypoint_doctor.logs.sanitize import safe_text
 from waypoint_doctor.logs.spiffe import DEFAULT_TRUST_DOMAIN, SpiffeId, parse_spiffe
 
 __all__ = [
+    "ERRORS_FILE",
     "CaptureProblem",
     "CertificateIdentity",
     "Identities",
@@ -63,6 +65,9 @@ ZTUNNEL_CERTS = "ztunnel-config-certificates"
 ZTUNNEL_WORKLOADS = "ztunnel-config-workloads"
 PROXY_SECRET = "proxy-config-secret"
 VERSION = "version"
+# The failures of a capture travel with its outputs under this name, so a snapshot remembers why
+# an identity is missing (parse_captures reads them back as CaptureProblems).
+ERRORS_FILE = "istioctl-errors.txt"
 MAX_PARALLEL = 4
 
 
@@ -277,6 +282,8 @@ def capture_istioctl(
                 outputs[result.name] = result.output
             if result.error is not None:
                 errors.append(result.error)
+    if errors:
+        outputs[ERRORS_FILE] = "".join(f"{e}\n" for e in errors)
     return IstioctlCapture(outputs, errors, binary)
 
 
@@ -675,6 +682,11 @@ def parse_captures(outputs: Mapping[str, str]) -> Identities:
     problems: list[CaptureProblem] = []
     sources: list[str] = []
     for name in sorted(outputs):
+        if name == ERRORS_FILE:
+            for line in (outputs[name] or "").splitlines():
+                if line.strip():
+                    problems.append(CaptureProblem(name, safe_text(line, max_len=300)))
+            continue
         kind, pod, namespace, _ext = _split_file_name(name)
         if kind not in (ZTUNNEL_CERTS, ZTUNNEL_WORKLOADS, PROXY_SECRET, VERSION):
             continue

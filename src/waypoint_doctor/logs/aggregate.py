@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +32,7 @@ __all__ = [
     "RejectionGroup",
     "TrafficTarget",
     "WaypointDenialGroup",
-    "WaypointRef",
+    "WaypointMarkers",
     "ZtunnelDigest",
     "address_host",
     "detect_bypass",
@@ -97,7 +97,7 @@ class TrafficTarget:
 
 
 @dataclass(frozen=True)
-class WaypointRef:
+class WaypointMarkers:
     """How to recognise the waypoint in ztunnel logs: its pods, identities and addresses."""
 
     workloads: frozenset[str] = frozenset()
@@ -234,6 +234,7 @@ class WaypointDenialGroup:
     authorities: tuple[str, ...] = ()
     request_ids: tuple[str, ...] = ()
     user_agents: tuple[str, ...] = ()
+    source_identities: tuple[str, ...] = ()  # when the caller could be told (see identity_of)
 
     @property
     def no_policy_matched(self) -> bool:
@@ -288,9 +289,9 @@ def _order(groups: Iterable, key=None) -> tuple:
 
 
 class _ZtunnelAggregator:
-    def __init__(self, target: TrafficTarget, waypoint: WaypointRef | None) -> None:
+    def __init__(self, target: TrafficTarget, waypoint: WaypointMarkers | None) -> None:
         self.target = target
-        self.waypoint = waypoint or WaypointRef()
+        self.waypoint = waypoint or WaypointMarkers()
         self.records = 0
         self.newest: datetime | None = None
         self.rejections: dict[tuple, _Tally] = {}
@@ -447,7 +448,7 @@ def digest_ztunnel(
     records: Iterable[ZtunnelAccess],
     target: TrafficTarget | None = None,
     *,
-    waypoint: WaypointRef | None = None,
+    waypoint: WaypointMarkers | None = None,
     since: timedelta | None = None,
     now: datetime | None = None,
 ) -> ZtunnelDigest:
@@ -488,7 +489,7 @@ def group_connection_errors(
 def detect_bypass(
     records: Iterable[ZtunnelAccess],
     target: TrafficTarget,
-    waypoint: WaypointRef,
+    waypoint: WaypointMarkers,
     *,
     since: timedelta | None = None,
     now: datetime | None = None,
@@ -519,6 +520,7 @@ def group_waypoint_denials(
     *,
     service_fqdn: str | None = None,
     include_unattributed: bool = True,
+    identity_of: Callable[[EnvoyAccess], str | None] | None = None,
     since: timedelta | None = None,
     now: datetime | None = None,
 ) -> tuple[WaypointDenialGroup, ...]:
@@ -526,7 +528,9 @@ def group_waypoint_denials(
 
     With ``service_fqdn`` only requests for that service count: its cluster/SNI names it, or the
     ``:authority`` is one of its names. A record that names no service at all is kept when
-    ``include_unattributed`` (a waypoint log only holds traffic sent through it)."""
+    ``include_unattributed`` (a waypoint log only holds traffic sent through it).
+    ``identity_of`` names the caller of a record when it can (the default access-log format has
+    no peer identity; a client ztunnel's outbound line for the same connection has it)."""
     names = _authority_names(service_fqdn) if service_fqdn else frozenset()
     newest: datetime | None = None
     tallies: dict[tuple, _Tally] = {}
@@ -562,6 +566,8 @@ def group_waypoint_denials(
         tally.sample("authority", rec.authority)
         tally.sample("request_id", rec.request_id, 3)
         tally.sample("user_agent", rec.user_agent, 3)
+        if identity_of is not None:
+            tally.sample("identity", identity_of(rec))
     cutoff = _cutoff(since, now, newest)
     groups = []
     for key, tally in tallies.items():
@@ -583,6 +589,7 @@ def group_waypoint_denials(
                 tuple(tally.samples.get("authority", ())),
                 tuple(tally.samples.get("request_id", ())),
                 tuple(tally.samples.get("user_agent", ())),
+                tuple(tally.samples.get("identity", ())),
             )
         )
     return _order(groups, key=lambda g: (g.matched, g.method or "", g.path or ""))
