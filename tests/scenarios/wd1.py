@@ -21,6 +21,13 @@ def gateways_forbidden(c: Cluster) -> None:
     forbid(c, verb="list", resource="gateways", group="gateway.networking.k8s.io")
 
 
+def no_log_access(c: Cluster) -> None:
+    # reading logs in istio-system refused (a SelfSubjectAccessReview says no): evidence thins out,
+    # every verdict stands
+    c.unreadable(verb="get", resource="pods", subresource="log", namespace=ISTIO_NS, reason="Forbidden")
+    c.logs = {k: v for k, v in c.logs.items() if k[0] != ISTIO_NS}
+
+
 def mesh_configmap_forbidden(c: Cluster) -> None:
     forbid(c, verb="list", resource="configmaps", namespace=ISTIO_NS)
 
@@ -207,6 +214,12 @@ SCENARIOS = [
         gateways_forbidden,
         fails={"WD101"},
         skips={"WD303", "WD304", "WD305", "WD306", "WD307"},
+    ),
+    Scenario(
+        "rbac-no-log-access",
+        "the caller may not read pod logs in istio-system: a warning, no verdict changes",
+        no_log_access,
+        fails=set(),
     ),
     Scenario(
         "mesh-configmap-forbidden",

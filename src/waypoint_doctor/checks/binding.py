@@ -632,33 +632,38 @@ _PENDING_ADDRESS = re.compile(r'address pending for hostname "([^"]+)"')
 BYPASS = "ztunnel sends the bound services' traffic around it and L7 policy is silently not enforced"
 
 
+def _short_host(host: str) -> str:
+    """`mlflow-waypoint` for `mlflow-waypoint.kagenti-system.svc.cluster.local`."""
+    return host.split(".", 1)[0] if ".svc." in host or host.endswith(".svc") else host
+
+
 def decode_address_message(message: str, gw: Obj) -> tuple[str, str]:
     """(plain explanation, fix) for the Programmed=False warnings istiod writes (gatewaycommon/context.go)."""
     ns, name = obj_namespace(gw), obj_name(gw)
     if m := _NOT_FOUND_ELSEWHERE.search(message):
         return (
-            f"its Service {m.group(1)} exists in namespace {m.group(3)}, not {m.group(2)}",
+            f"its Service {_short_host(m.group(1))} exists in namespace {m.group(3)}, not {m.group(2)}",
             f"kubectl get service -A -l {GATEWAY_NAME_LABEL}={name}",
         )
     if m := _PORT_NOT_FOUND.search(message):
         return (
-            f"its Service {m.group(2)} has no port {m.group(1)}",
+            f"its Service {_short_host(m.group(2))} has no port {m.group(1)}",
             f"kubectl get service {name} -n {ns} -o yaml  # expect port {HBONE_PORT} (mesh, appProtocol hbone)",
         )
     if m := _NO_INSTANCES.search(message):
         return (
-            f"its Service {m.group(1)} has no ready endpoint: no waypoint pod is ready (see WD307)",
+            f"its Service {_short_host(m.group(1))} has no ready endpoint: no waypoint pod is ready (see WD307)",
             f"kubectl get pods -n {ns} -l {GATEWAY_NAME_LABEL}={name}",
         )
     if m := _PENDING_ADDRESS.search(message):
         return (
-            f"its Service {m.group(1)} is a LoadBalancer still waiting for an address",
+            f"its Service {_short_host(m.group(1))} is a LoadBalancer still waiting for an address",
             f"kubectl get service {name} -n {ns}  # or use the default ClusterIP type",
         )
     if m := _NOT_FOUND.search(message):
         return (
-            f"its Service {m.group(1)} does not exist (istiod creates it with the Deployment: deleted, or blocked "
-            "by a quota or an admission policy?)",
+            f"its Service {_short_host(m.group(1))} does not exist (istiod creates it with the Deployment: "
+            "deleted, or blocked by a quota or an admission policy?)",
             f"kubectl get deployment,service {name} -n {ns}\nkubectl get events -n {ns} --field-selector involvedObject.name={name}",
         )
     return one_line(message, 160), f"kubectl describe gateway {name} -n {ns}"
@@ -696,7 +701,7 @@ def waypoint_programmed(ctx: CheckContext) -> Outcome:
             "whether istiod programmed it"
         )
     evidence = [_condition_evidence(gw, c) for c in (accepted, programmed) if c is not None]
-    evidence.append({"kind": "Gateway", "namespace": ns, "name": name, "addresses": addresses or None})
+    evidence.append({"kind": "Gateway", "namespace": ns, "name": name, "addresses": addresses or "(none)"})
     logs = f"kubectl logs -n {ctx.facts.istio_namespace} deploy/istiod -c discovery | grep {name}"
     no_addr = f"; without status.addresses, {BYPASS}" if not addresses else ""
 
