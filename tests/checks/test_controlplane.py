@@ -186,7 +186,8 @@ def test_gateway_api_release_follows_the_istio_minor() -> None:
     assert gateway_api_release_for(IstioVersion(1, 22))[0] == "v1.1.0"
     assert gateway_api_release_for(IstioVersion(1, 25))[0] == "v1.2.1"
     assert gateway_api_release_for(IstioVersion(1, 29))[0] == "v1.4.1"
-    assert gateway_api_release_for(IstioVersion(1, 31))[0] == "v1.5.1"
+    assert gateway_api_release_for(IstioVersion(1, 30))[0] == "v1.5.1"
+    assert gateway_api_release_for(IstioVersion(1, 31))[0] == "v1.6.0"
     assert gateway_api_release_for(None)[0] == "v1.4.1"
 
 

@@ -345,14 +345,10 @@ def service_bound(ctx: CheckContext) -> Outcome:
             )
         else:
             why = f"the {where} has an empty {USE_WAYPOINT} label, which names no Gateway"
-        target = "service " + name if b.source == "service" else "namespace " + ns
         return failed(
             f"{name} is not bound to a waypoint: {why}",
             evidence,
-            create
-            + f"kubectl label {target} -n {ns} {USE_WAYPOINT}={gw_name} --overwrite".replace(
-                f"namespace {ns} -n {ns}", f"namespace {ns}"
-            ),
+            create + f"kubectl label {_label_target(b, ns, name)} {USE_WAYPOINT}={gw_name} --overwrite",
         )
     if not b.bound:
         stray = obj_labels(svc).get(USE_WAYPOINT_NAMESPACE)

@@ -65,8 +65,14 @@ CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 GATEWAY_CRDS = (f"gateways.{GATEWAY_API_GROUP}", f"gatewayclasses.{GATEWAY_API_GROUP}")
 BUNDLE_VERSION_ANNOTATION = "gateway.networking.k8s.io/bundle-version"
 
-# the Gateway API release each Istio minor vendors (reference section 4), newest first
-_GATEWAY_API_FOR_ISTIO = ((1, 30, "v1.5.1"), (1, 28, "v1.4.1"), (1, 26, "v1.3.0"), (1, 24, "v1.2.1"))
+# the Gateway API release each Istio minor vendors (go.mod of release-1.22 ... release-1.31), newest first
+_GATEWAY_API_FOR_ISTIO = (
+    (1, 31, "v1.6.0"),
+    (1, 30, "v1.5.1"),
+    (1, 28, "v1.4.1"),
+    (1, 26, "v1.3.0"),
+    (1, 24, "v1.2.1"),
+)
 _OLDEST_GATEWAY_API = "v1.1.0"  # Istio 1.22 and 1.23
 _DEFAULT_GATEWAY_API = "v1.4.1"
 
