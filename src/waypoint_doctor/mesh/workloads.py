@@ -74,6 +74,4 @@ def pod_identity(pod: Obj, trust_domain: str) -> str:
 
 
 def container_names(pod: Obj) -> list[str]:
-    return [
-        c.get("name", "") for c in _list_at(pod, "spec", "containers") if isinstance(c, Mapping)
-    ]
+    return [c.get("name", "") for c in _list_at(pod, "spec", "containers") if isinstance(c, Mapping)]
