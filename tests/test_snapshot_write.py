@@ -401,3 +401,64 @@ def test_written_files_follow_the_format(tmp_path: Path) -> None:
     assert meta["takenAt"] == "2026-11-20T10:15:00Z"
     assert datetime.fromisoformat(meta["takenAt"].replace("Z", "+00:00")).tzinfo == UTC
     assert meta["collected"] and meta["unreadable"] == [] and meta["anonymized"] is False
+
+
+# -- live: a snapshot taken from the fake API server diagnoses like the cluster ------------------
+LIVE_SCENARIOS = [s for s in SCENARIOS if s.live]
+
+
+def _live_view(kubeconfig: Path, target: Target) -> ClusterView:
+    """What `check` reads from the live (fake) cluster, with the real client and check's scope."""
+    from waypoint_doctor.collect.live import LiveCollector
+    from waypoint_doctor.collect.scope import CollectScope
+    from waypoint_doctor.options import ClusterOptions
+
+    collector = LiveCollector(ClusterOptions(kubeconfig=str(kubeconfig)))
+    return collector.collect(CollectScope(namespaces=(target.namespace,), services=(target.name,)))
+
+
+def _taken_at(bundle: Path) -> datetime:
+    with tarfile.open(bundle) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/snapshot.yaml"))
+        meta = yaml.safe_load(tar.extractfile(member).read())  # type: ignore[union-attr]
+    return datetime.fromisoformat(str(meta["takenAt"]).replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("scenario", LIVE_SCENARIOS, ids=[s.name for s in LIVE_SCENARIOS])
+def test_live_round_trip(scenario: Scenario, tmp_path: Path, fake_cluster: Any) -> None:
+    from test_scenarios_live import server_overrides
+
+    snap = scenario.build(tmp_path / "scenario")
+    server = fake_cluster(snap, **server_overrides(snap))
+    target = Target(*scenario.target)
+    live = _live_view(server.kubeconfig_path, target)
+    # the real CLI, live; then the same view anonymised in-process (the CLI flag is covered above)
+    out = tmp_path / "live.tar.gz"
+    res = run_cli(
+        "snapshot",
+        target.name,
+        "-n",
+        target.namespace,
+        "--kubeconfig",
+        str(server.kubeconfig_path),
+        "-o",
+        str(out),
+        home=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(out) and "Traceback" not in res.stderr
+    masked = export_snapshot(
+        live, tmp_path / "masked.tar.gz", anonymize=True, target=target, since_seconds=900
+    )
+    for bundle, written in ((out, written_target(out)), (masked.path, masked.target)):
+        assert written is not None
+        # Both read at the instant the snapshot records: the fake server lives at the scenario's
+        # takenAt, this machine a week later, and time-based checks (recent restarts, the log
+        # window) must compare like with like.
+        at = CheckOptions(now=_taken_at(bundle))
+        expected = {c.id: c.status.value for c in check_service(live, target, at).checks}
+        got = {
+            c.id: c.status.value for c in check_service(load_snapshot(bundle), written, CheckOptions()).checks
+        }
+        assert got == expected, bundle.name
+    assert not server.mutations(), "snapshot must be read-only"

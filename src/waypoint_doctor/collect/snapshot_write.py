@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ _SECRET_FIELDS = ("data", "binaryData", "stringData")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)([^@\s/\"']+)(@)")
 _SECRET_FLAG = re.compile(r"(?i)^--?[\w.\-]*(password|passwd|token|secret|api-?key|credential)[\w.\-]*$")
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+@-]*$")
+_LINE_TIME = re.compile(r"^\[?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)", re.MULTILINE)
+_CLOCK_SLACK = timedelta(minutes=1)
 
 
 class SnapshotWriteError(Exception):
@@ -225,8 +227,13 @@ def export_snapshot(
     target: Target | None = None,
     namespaces: tuple[str, ...] | None = None,
     key: bytes | None = None,
+    since_seconds: int | None = None,
 ) -> WrittenSnapshot:
-    """Write the view to `dest` (a new directory, or a file ending in .tar.gz)."""
+    """Write the view to `dest` (a new directory, or a file ending in .tar.gz).
+
+    `since_seconds`: the log window the view was collected with (live), used to notice an API
+    server whose clock differs from this machine's (see `_taken_at`).
+    """
     out = Path(dest)
     _prepare_destination(out)
 
@@ -270,7 +277,7 @@ def export_snapshot(
         clean = _sanitize_text(text)
         istioctl[file_name] = anon.istioctl_output(clean) if anon is not None else clean
 
-    meta = _meta(view, anon, mask_name, target, namespaces)
+    meta = _meta(view, anon, mask_name, target, namespaces, since_seconds)
 
     written_target = (
         Target(namespace=mask_name(target.namespace), name=mask_name(target.name)) if target else None
@@ -332,12 +339,11 @@ def _meta(
     mask_name: Callable[[str], str],
     target: Target | None,
     namespaces: tuple[str, ...] | None,
+    since_seconds: int | None = None,
 ) -> dict[str, Any]:
     src = view.source
     meta: dict[str, Any] = {}
-    taken_at = src.taken_at
-    if taken_at is None and src.kind == "live":
-        taken_at = datetime.now(UTC).replace(microsecond=0)
+    taken_at, clock_note = _taken_at(view, since_seconds)
     if taken_at is not None:  # a hand-made snapshot without takenAt stays without one
         meta["takenAt"] = _iso(taken_at)
     context, server = src.context, src.server
@@ -362,10 +368,49 @@ def _meta(
     if incomplete:
         meta["incomplete"] = incomplete
     meta["unreadable"] = [_unreadable_entry(u, mask_name) for u in view.unreadable]
-    if view.notes:
+    notes = [*view.notes, *([clock_note] if clock_note else [])]
+    if notes:
         mask_text = anon.text if anon is not None else _identity
-        meta["notes"] = [mask_text(_sanitize_text(n)) for n in view.notes]
+        meta["notes"] = [mask_text(_sanitize_text(n)) for n in notes]
     return meta
+
+
+def _newest_log_time(view: ClusterView) -> datetime | None:
+    newest: datetime | None = None
+    for text in view.logs.values():
+        for stamp in _LINE_TIME.findall(text[-65536:]):
+            try:
+                ts = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if newest is None or ts > newest:
+                newest = ts
+    return newest
+
+
+def _taken_at(view: ClusterView, since_seconds: int | None) -> tuple[datetime | None, str | None]:
+    """When the snapshot was taken, on the clock its log window refers to.
+
+    A snapshot's log window counts back from takenAt. Live logs come windowed by the API
+    server, on the server's clock; when that clock is clearly not this machine's (the newest
+    log line is in our future, or older than the whole window), takenAt is the newest log line,
+    so that reading the snapshot keeps the lines the server sent.
+    """
+    src = view.source
+    if src.kind != "live":
+        return src.taken_at, None
+    now = (src.taken_at or datetime.now(UTC)).replace(microsecond=0)
+    newest = _newest_log_time(view)
+    if newest is None:
+        return now, None
+    ahead = newest > now + _CLOCK_SLACK
+    behind = since_seconds is not None and newest < now - timedelta(seconds=since_seconds)
+    if ahead or behind:
+        return newest, (
+            f"the API server's clock and this machine's differ (newest log line {_iso(newest)}, "
+            f"local time {_iso(now)}): takenAt is the newest log line"
+        )
+    return now, None
 
 
 def write_snapshot(view: ClusterView, dest: Path | str, *, anonymize: bool = False) -> Path:
@@ -412,7 +457,14 @@ def run_snapshot(
     view, ns = open_view(cmd.cluster, cmd.namespace, scope_for, spinner)
     target = Target(namespace=ns, name=cmd.service) if cmd.service else None
     namespaces = None if cmd.all_namespaces else (ns,)
-    return export_snapshot(view, cmd.dest, anonymize=cmd.anonymize, target=target, namespaces=namespaces)
+    return export_snapshot(
+        view,
+        cmd.dest,
+        anonymize=cmd.anonymize,
+        target=target,
+        namespaces=namespaces,
+        since_seconds=cmd.since_seconds if cmd.logs else None,
+    )
 
 
 def summary_lines(written: WrittenSnapshot) -> list[str]:
