@@ -631,7 +631,9 @@ def ztunnel_policy_rejections(ctx: CheckContext) -> Outcome:
             f"no policy rejections toward {name} {window} ({len(found.logs.pods)} ztunnel logs read{note})"
         )
         if found.logs.gaps:
-            return Outcome(Status.SKIP, message, ({"kind": "LogGap", "detail": g} for g in found.logs.gaps))  # type: ignore[arg-type]
+            return Outcome(
+                Status.SKIP, message, tuple({"kind": "LogGap", "detail": g} for g in found.logs.gaps)
+            )
         return passed(message)
     total = sum(g.count for g in groups)
     evidence = [_rejection_item(g, found.waypoint) for g in groups[:MAX_GROUPS]]
