@@ -488,4 +488,7 @@ def summary_lines(written: WrittenSnapshot) -> list[str]:
             f"the target is {t.name} in namespace {t.namespace}: "
             f"waypoint-doctor check {t.name} -n {t.namespace} --snapshot {written.path}"
         )
+    elif written.anonymized and written.namespaces:
+        ns = written.namespaces[0]
+        lines.append(f"the namespace is {ns}: waypoint-doctor check --all -n {ns} --snapshot {written.path}")
     return lines
