@@ -31,6 +31,7 @@ from waypoint_doctor.authz.validate import ALLOWED_TARGET_REFS
 from waypoint_doctor.checks.spec import (
     CheckContext,
     Outcome,
+    SkipCheck,
     check,
     failed,
     informed,
@@ -308,6 +309,10 @@ def policy_namespace_matches_target(ctx: CheckContext) -> Outcome:
     """Policies that target the service (or its waypoint) live in the target's namespace."""
     inputs = policy_inputs(ctx)
     ctx.need(AP)
+    if ctx.facts.service is None:
+        raise SkipCheck(
+            f"service {ctx.target.namespace}/{ctx.target.name} not found (see WD301): no target to compare with"
+        )
     target = inputs.target
     waypoint = target.waypoint
     findings = []

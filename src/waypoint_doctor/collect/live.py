@@ -349,7 +349,17 @@ class LiveCollector:
 
         jobs: list[tuple[ResourceKind, list[Callable[[], tuple[str | None, list[dict]]]]]] = [
             (NAMESPACES, [lister(NAMESPACES)]),
-            (SERVICES, [lister(SERVICES, ns) for ns in per_ns]),
+            (
+                SERVICES,
+                [lister(SERVICES, ns) for ns in per_ns]
+                # the same name elsewhere: a policy in another namespace may target its own
+                # Service of that name (WD403), and a misplaced Service is worth naming (WD301)
+                + [
+                    lister(SERVICES, None, field_selector=f"metadata.name={s}")
+                    for s in (scope.services or ())
+                    if scope.namespaces is not None
+                ],
+            ),
             (
                 PODS,
                 [lister(PODS, ns) for ns in per_ns]
