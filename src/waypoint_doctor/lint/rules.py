@@ -12,7 +12,9 @@ cluster speak the same IDs:
 - WD403 the policy lives in its target's namespace;
 - WD404 selector or namespace-wide policies with HTTP fields (ztunnel drops or broadens them);
 - WD405 sources: principal syntax, `spiffe://`, serviceAccounts with principals;
-- WD407 rules and operations: methods, paths, templates, empty `from`/`to`, DENY without rules.
+- WD407 rules and operations: methods, paths, templates, empty `from`/`to`, DENY without rules;
+- WD409 selector or namespace-wide ALLOW policies on a waypoint-bound Service's pods admit the
+  waypoint's own identity (the destination ztunnel sees the waypoint, not the client).
 
 Policy problems come from the AuthorizationPolicy engine (`authz.model.parse_policy` and its
 validation, `authz.attach.convert_for_ztunnel`); this module only maps them to check IDs,
@@ -50,6 +52,7 @@ from waypoint_doctor.mesh.labels import (
     GATEWAY_NAME_LABEL,
     HBONE_PORT,
     LEGACY_GATEWAY_NAME_LABEL,
+    SERVICE_ACCOUNT_OVERRIDE,
     USE_WAYPOINT,
     WAYPOINT_CLASS,
     WAYPOINT_FOR,
@@ -71,6 +74,7 @@ LINT_CHECKS: dict[str, tuple[str, str]] = {
     "WD404": ("No HTTP fields in ztunnel-enforced policies", "policy"),
     "WD405": ("Principals are well formed", "policy"),
     "WD407": ("Operations and rules are well formed", "policy"),
+    "WD409": ("ztunnel policies admit the waypoint", "policy"),
 }
 
 # engine problem code -> (check, status); codes absent here are mapped by where they point.
@@ -901,8 +905,121 @@ def _trust_domain_findings(
                         )
 
 
+def _waypoint_identity(m: Manifests, b: WaypointBinding, td: str) -> str:
+    sa = b.waypoint_name or ""
+    for gw in m.find("Gateway", b.waypoint_name or "", b.waypoint_namespace):
+        meta = gw.obj.get("metadata")
+        annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+        override = annotations.get(SERVICE_ACCOUNT_OVERRIDE) if isinstance(annotations, Mapping) else None
+        if isinstance(override, str) and override:
+            sa = override
+    return f"{td}/ns/{b.waypoint_namespace}/sa/{sa}"
+
+
+def _target_ports(service: Document) -> list[int]:
+    spec = service.obj.get("spec")
+    ports = spec.get("ports") if isinstance(spec, Mapping) else None
+    out: list[int] = []
+    for port in ports if isinstance(ports, list) else []:
+        if not isinstance(port, Mapping):
+            continue
+        target = port.get("targetPort", port.get("port"))
+        if isinstance(target, int) and not isinstance(target, bool):
+            out.append(target)
+    return out or [0]
+
+
+def _policy_applies_to(
+    m: Manifests, doc: Document, policy: AuthorizationPolicy, service: Document, root_ns: str
+) -> bool:
+    """Whether ztunnel enforces `policy` on every pod of `service` (only when that is certain)."""
+    if policy.target_refs:
+        return False
+    policy_ns = m.ns(doc)
+    if policy.selector is None:
+        return policy_ns in (m.ns(service), root_ns)
+    if policy_ns != m.ns(service):
+        return False
+    spec = service.obj.get("spec")
+    svc_sel = spec.get("selector") if isinstance(spec, Mapping) else None
+    if not isinstance(svc_sel, Mapping) or not svc_sel:
+        return False
+    selector = {str(k): str(v) for k, v in svc_sel.items()}
+    return bool(policy.selector) and set(policy.selector) <= set(selector.items())
+
+
+def waypoint_hop_findings(m: Manifests) -> Iterator[Finding]:
+    """WD409: the destination ztunnel must admit the waypoint itself (reference 5.4)."""
+    from waypoint_doctor.authz.evaluate import Request, Verdict, evaluate
+
+    td, aliases, root_ns = m.mesh
+    trust_domain = td or DEFAULT_TRUST_DOMAIN
+    for service in m.of("Service"):
+        b = m.binding(service)
+        if not b.bound:
+            continue
+        applying = [
+            (doc, p)
+            for doc, p in m.policies
+            if p.action is not None and _policy_applies_to(m, doc, p, service, root_ns)
+        ]
+        if not any(p.action is Action.ALLOW for _, p in applying):
+            continue
+        identity = _waypoint_identity(m, b, trust_domain)
+        for port in _target_ports(service):
+            request = Request(principal=identity, method=None, path=None, port=port or None, protocol="tcp")
+            decision = evaluate(
+                [p for _, p in applying],
+                request,
+                enforcer="ztunnel",
+                trust_domain=trust_domain,
+                aliases=aliases,
+            )
+            if decision.verdict is Verdict.ALLOW:
+                continue
+            denying = next(
+                (d for d, p in applying if decision.decided_by and decision.decided_by.policy == p.key),
+                next(d for d, p in applying if p.action is Action.ALLOW),
+            )
+            names = ", ".join(sorted(d.name for d, p in applying if p.action is Action.ALLOW))
+            status = Status.FAIL if decision.verdict is Verdict.DENY else Status.WARN
+            ns = m.ns(service)
+            fix = _fragment(
+                {
+                    "apiVersion": "security.istio.io/v1",
+                    "kind": "AuthorizationPolicy",
+                    "metadata": {"name": "allow-waypoint", "namespace": ns or "<namespace>"},
+                    "spec": {
+                        "selector": {"matchLabels": dict(_service_selector(service))},
+                        "action": "ALLOW",
+                        "rules": [{"from": [{"source": {"principals": [identity]}}]}],
+                    },
+                }
+            )
+            verdict = "refuses" if decision.verdict is Verdict.DENY else "may refuse"
+            yield Finding(
+                "WD409",
+                status,
+                f"Service {service.name} is bound to waypoint {b.ref}, and the ztunnel in front of its pods "
+                f"{verdict} the waypoint ({identity}){f' on port {port}' if port else ''}: waypoints do not "
+                f"impersonate clients, and the ALLOW policies there ({names}) do not admit it",
+                denying,
+                "metadata.name",
+                "Admit the waypoint at the pods (keep your L4 rules):\n" + fix,
+                "waypoint-hop-denied",
+                m.ns(denying) or None,
+            )
+            break
+
+
+def _service_selector(service: Document) -> dict[str, str]:
+    spec = service.obj.get("spec")
+    sel = spec.get("selector") if isinstance(spec, Mapping) else None
+    return {str(k): str(v) for k, v in sel.items()} if isinstance(sel, Mapping) else {}
+
+
 def all_findings(m: Manifests) -> list[Finding]:
-    findings = [*gateway_findings(m), *binding_findings(m), *policy_findings(m)]
+    findings = [*gateway_findings(m), *binding_findings(m), *policy_findings(m), *waypoint_hop_findings(m)]
     return sorted(findings, key=lambda f: (f.doc.file, f.line, f.check_id, f.field))
 
 
@@ -924,4 +1041,7 @@ def relevant_checks(m: Manifests) -> dict[str, str | None]:
         "WD404": None if has_policy else no_policy,
         "WD405": None if has_policy else no_policy,
         "WD407": None if has_policy else no_policy,
+        "WD409": None
+        if has_policy and has_binding
+        else (no_policy if not has_policy else "no Service bound to a waypoint in the files"),
     }
