@@ -29,6 +29,7 @@ from waypoint_doctor.collect.kinds import (
     GATEWAY_CLASSES,
     GATEWAYS,
     NAMESPACES,
+    NODES,
     PEER_AUTHENTICATIONS,
     PODS,
     SERVICE_ACCOUNTS,
@@ -370,7 +371,14 @@ class LiveCollector:
                 ),
             ),
             (SERVICE_ACCOUNTS, [lister(SERVICE_ACCOUNTS)]),
-            (DEPLOYMENTS, [lister(DEPLOYMENTS, None, label_selector="app=istiod")]),
+            (
+                DEPLOYMENTS,
+                [
+                    lister(DEPLOYMENTS, None, label_selector="app=istiod"),
+                    lister(DEPLOYMENTS, None, label_selector="gateway.istio.io/managed"),
+                ],
+            ),
+            (NODES, [lister(NODES)]),
             (DAEMONSETS, [lister(DAEMONSETS)]),
             (GATEWAYS, [lister(GATEWAYS)]),
             (GATEWAY_CLASSES, [lister(GATEWAY_CLASSES)]),
@@ -431,6 +439,12 @@ class LiveCollector:
                 targets.add((ns, f"istio-{rev}"))
         if not targets:
             targets.add(("istio-system", "istio"))
+        for ds in acc.objects.get(DAEMONSETS.key, []):
+            md = ds.get("metadata") or {}
+            if (md.get("labels") or {}).get("k8s-app") == "istio-cni-node" or md.get(
+                "name"
+            ) == "istio-cni-node":
+                targets.add((md.get("namespace") or "istio-system", "istio-cni-config"))
         for ns, name in sorted(targets):
             futures.append(
                 (

@@ -13,6 +13,7 @@ from waypoint_doctor.collect.kinds import (
     CONFIGMAPS,
     DAEMONSETS,
     DEPLOYMENTS,
+    NODES,
     PODS,
     SERVICE_ACCOUNTS,
     ResourceKind,
@@ -20,7 +21,8 @@ from waypoint_doctor.collect.kinds import (
 
 _DROP_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY)", re.I)
-_MESH_KEYS = ("mesh", "meshNetworks")
+# the mesh config, and istio-cni-config's ambient switch
+_CONFIG_KEYS = ("mesh", "meshNetworks", "AMBIENT_ENABLED")
 
 
 def _metadata(md: Any) -> dict[str, Any]:
@@ -139,7 +141,19 @@ def trim_object(kind: ResourceKind, obj: dict[str, Any]) -> dict[str, Any]:
         return base
     if kind is CONFIGMAPS:
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-        base["data"] = {k: v for k, v in data.items() if k in _MESH_KEYS}
+        base["data"] = {k: v for k, v in data.items() if k in _CONFIG_KEYS}
+        return base
+    if kind is NODES:
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+        base["spec"] = {k: spec[k] for k in ("taints", "unschedulable") if k in spec}
+        base["status"] = {
+            "conditions": [
+                {k: c.get(k) for k in ("type", "status", "reason") if k in c}
+                for c in status.get("conditions") or []
+                if isinstance(c, dict) and c.get("type") == "Ready"
+            ]
+        }
         return base
     if kind is SERVICE_ACCOUNTS:
         return base  # token secret references are not ours to keep
