@@ -19,6 +19,7 @@ from waypoint_doctor.checks.spec import (
 )
 from waypoint_doctor.collect.view import ClusterView
 from waypoint_doctor.mesh.facts import Facts
+from waypoint_doctor.render.safe import clean_data, clean_text
 from waypoint_doctor.report.model import CheckResult, FleetReport, Report, count_statuses
 from waypoint_doctor.report.scoring import grade_of, headline_of, score_of
 
@@ -48,14 +49,15 @@ def run_one(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
             outcome = skipped(skip.reason)
         except Exception as exc:  # one check's crash must not stop the run
             outcome = Outcome(Status.ERROR, f"the check itself failed: {type(exc).__name__}: {exc}")
+    # Every output format gets the same clean text: no terminal controls, no credentials.
     return CheckResult(
         id=spec.id,
         title=spec.title,
         category=spec.category,
         status=outcome.status,
-        message=outcome.message,
-        evidence=outcome.evidence,
-        remediation=outcome.remediation,
+        message=clean_text(outcome.message, keep_newlines=False),
+        evidence=tuple(clean_data(dict(e)) for e in outcome.evidence),
+        remediation=clean_text(outcome.remediation),
         doc=spec.doc,
         duration_ms=(time.perf_counter() - started) * 1000,
     )

@@ -1,15 +1,25 @@
-"""Make cluster-provided text safe to show: nothing from a cluster may drive the terminal."""
+"""Make cluster-provided text safe to show: nothing from a cluster may drive the terminal,
+and no credential found in a log line reaches a report. One implementation, in logs.sanitize."""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
-# ANSI CSI/OSC sequences first (so their parameters go too), then any remaining C0/C1 control.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+from waypoint_doctor.logs.sanitize import clean_text as _strip_controls
+from waypoint_doctor.logs.sanitize import redact_secrets
 
 
 def clean_text(text: object, *, keep_newlines: bool = True) -> str:
     s = text if isinstance(text, str) else str(text)
-    s = _CONTROL.sub("", _ANSI.sub("", s))
-    return s if keep_newlines else s.replace("\n", " ").replace("\t", " ")
+    return redact_secrets(_strip_controls(s, keep_newlines=keep_newlines))
+
+
+def clean_data(value: Any) -> Any:
+    """`clean_text` over every string of a JSON-like structure (evidence items)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(v) for v in value]
+    return value
