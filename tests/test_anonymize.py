@@ -7,6 +7,7 @@ here: the mapping itself, what must not leak, what must stay readable, and certi
 from __future__ import annotations
 
 import base64
+import gzip
 import ipaddress
 import json
 import re
@@ -18,12 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from waypoint_doctor.checks.spec import CheckOptions, Target
 from waypoint_doctor.collect.anonymize import WELL_KNOWN_NAMES, Anonymizer
 from waypoint_doctor.collect.istioctl import parse_captures
 from waypoint_doctor.collect.kinds import ALL_KINDS
 from waypoint_doctor.collect.snapshot_dir import load_snapshot
 from waypoint_doctor.collect.snapshot_write import export_snapshot
 from waypoint_doctor.collect.view import ClusterView, ViewData
+from waypoint_doctor.engine import check_service
 from waypoint_doctor.logs.ztunnel import parse_line
 from waypoint_doctor.options import validate_namespace, validate_service_name
 
@@ -275,3 +278,36 @@ def test_anonymised_view_diagnoses_like_the_original(tmp_path: Path) -> None:
         anon.name(p["metadata"]["name"]) for p in f.service_pods
     )
     assert {anon.name(n) for n in f.relevant_nodes} == g.relevant_nodes
+
+
+def test_a_custom_trust_domain_is_masked_consistently(tmp_path: Path) -> None:
+    from scenariolib import Cluster
+
+    cluster = Cluster(HEALTHY)
+    cm = cluster.get("ConfigMap", "istio-system", "istio")
+    cm["data"]["mesh"] = cm["data"]["mesh"].replace(
+        "trustDomain: cluster.local", "trustDomain: prod.acme.example"
+    )
+    policy = cluster.get("AuthorizationPolicy", "kagenti-system", "mlflow-api-access")
+    for rule in policy["spec"]["rules"]:
+        principals = rule["from"][0]["source"]["principals"]
+        rule["from"][0]["source"]["principals"] = [
+            p.replace("cluster.local", "prod.acme.example") for p in principals
+        ]
+    for key, text in list(cluster.logs.items()):
+        cluster.logs[key] = text.replace("spiffe://cluster.local/", "spiffe://prod.acme.example/")
+    src = cluster.write(tmp_path / "src")
+    view = load_snapshot(src)
+    written = export_snapshot(
+        view, tmp_path / "a.tar.gz", anonymize=True, target=Target("kagenti-system", "mlflow")
+    )
+    assert b"acme" not in gzip.decompress(written.path.read_bytes())
+    masked = load_snapshot(written.path)
+    assert written.target is not None
+    before = check_service(view, Target("kagenti-system", "mlflow"), CheckOptions())
+    after = check_service(masked, written.target, CheckOptions())
+    assert {c.id: c.status.value for c in after.checks} == {c.id: c.status.value for c in before.checks}
+    from waypoint_doctor.mesh.facts import Facts
+
+    td = Facts(masked, written.target.namespace, written.target.name).mesh.trust_domain
+    assert td.startswith("td-") and td != "prod.acme.example"

@@ -4,7 +4,8 @@ What is masked: the names of namespaces, pods, services, service accounts, nodes
 deployments, daemonsets, policies and service entries, wherever they appear (object names,
 label values and selectors, targetRefs, principals ``<td>/ns/<ns>/sa/<sa>``,
 ``istio.io/use-waypoint`` values, condition messages, log lines, istioctl tables), plus every
-IPv4/IPv6 address and the kubeconfig context and API server.
+IPv4/IPv6 address, a custom trust domain (and its aliases), image repositories, and the
+kubeconfig context and API server.
 
 What is kept: well-known names (``istio-system``, ``istiod``, ``ztunnel``, ``istio-waypoint``,
 ``default``…), label and annotation *keys*, ``apiVersion``/``kind`` and other enumerations
@@ -268,6 +269,9 @@ class Anonymizer:
                         if isinstance(value, str):
                             self._originals.add(value)
                             pending.append((value, prefix))
+        for domain in _trust_domains(objects_by_resource.get("configmaps", ())):
+            self._originals.add(domain)
+            pending.append((domain, "td"))
         # Base names first so that derived names (pods, replica sets) can keep their shape.
         for value, prefix in pending:
             if prefix != "pod":
@@ -589,6 +593,31 @@ class Anonymizer:
     @property
     def mapping_size(self) -> int:
         return sum(1 for k, v in self._names.items() if k != v)
+
+
+def _trust_domains(configmaps: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Custom trust domains and aliases from the mesh ConfigMaps (`cluster.local` stays as is)."""
+    import yaml
+
+    found: list[str] = []
+    for cm in configmaps:
+        meta = cm.get("metadata") if isinstance(cm.get("metadata"), Mapping) else {}
+        name = meta.get("name")
+        data = cm.get("data")
+        raw = data.get("mesh") if isinstance(data, Mapping) else None
+        if not (
+            isinstance(name, str) and (name == "istio" or name.startswith("istio-")) and isinstance(raw, str)
+        ):
+            continue
+        try:
+            mesh = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            continue
+        if not isinstance(mesh, Mapping):
+            continue
+        values = [mesh.get("trustDomain"), *(mesh.get("trustDomainAliases") or [])]
+        found += [v for v in values if isinstance(v, str) and v and v != "cluster.local"]
+    return found
 
 
 def _walk(value: Any, anon: Anonymizer, key: str | None = None) -> Any:
