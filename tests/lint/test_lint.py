@@ -316,3 +316,17 @@ def test_wd409_follows_the_gateway_service_account_override(tmp_path: Path) -> N
     path.write_text(text)
     statuses = {c.id: c.status.value for c in lint_manifests((str(path),)).checks}
     assert statuses["WD409"] == "pass"
+
+
+def test_json_manifests_with_tab_indentation(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(
+        '{\n\t"apiVersion": "security.istio.io/v1",\n\t"kind": "AuthorizationPolicy",\n'
+        '\t"metadata": {"name": "p", "namespace": "ns"},\n\t"spec": {\n'
+        '\t\t"targetRefs": [{"kind": "Service", "group": "", "name": "web"}],\n'
+        '\t\t"rules": [{"to": [{"operation": {"methods": ["get"]}}]}]\n\t}\n}\n'
+    )
+    report = lint_manifests((str(path),))
+    assert [(c.id, c.evidence[0]["line"]) for c in report.checks if c.status.value == "fail"] == [
+        ("WD407", 7)
+    ]

@@ -7,6 +7,7 @@ the line a person has to edit.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -128,8 +129,24 @@ def _flatten(doc: Any, node: Node, file: str) -> Iterator[Document]:
     yield Document(file, doc, node)
 
 
+def _looks_like_json(text: str, file: str) -> bool:
+    if file.endswith(".json"):
+        return True
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_text(text: str, file: str) -> list[Document]:
     """Every object in `text` (multi-document YAML, JSON, `kind: List`); ManifestError on bad YAML."""
+    if "\t" in text and _looks_like_json(text, file):
+        # JSON is YAML, except that YAML refuses tabs as indentation; in valid JSON a tab can only
+        # be whitespace between tokens (inside strings it is escaped), so spaces do as well.
+        text = text.replace("\t", " ")
     loader = yaml.SafeLoader(text)
     docs: list[Document] = []
     try:
