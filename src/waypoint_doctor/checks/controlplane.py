@@ -646,7 +646,11 @@ def ztunnel_ready(ctx: CheckContext) -> Outcome:
 
     not_ready = [r for r in readiness if r.fully_ready is False]
     others = {
-        n: pods for n, pods in _ambient_pods_by_node(ctx.view.list("pods")).items() if n not in ready_nodes
+        n: pods
+        for n, pods in ctx.view.derived(
+            "ambient-pods-by-node", lambda: _ambient_pods_by_node(ctx.view.list("pods"))
+        ).items()
+        if n not in ready_nodes
     }
     unseen = ctx.view.missing("pods", ctx.target.namespace)
     if unseen is not None:

@@ -349,16 +349,26 @@ def _intended_caller_pods(
     allow = [a for a in inputs.applied if a.policy.action is Action.ALLOW and a.enforced_by is not None]
     if not allow:
         return out
-    for pod in ctx.view.list("pods"):
-        ref = (obj_namespace(pod), obj_name(pod))
-        if ref in exclude or not all(ref):
+    by_identity = _pods_by_identity(ctx, inputs.trust_domain)
+    for identity, pods in by_identity.items():  # one match per identity, not per pod
+        if not any(
+            _rule_names(a.policy, a.enforced_by, identity, inputs.trust_domain, inputs.aliases)  # type: ignore[arg-type]
+            for a in allow
+        ):
             continue
-        identity = pod_identity(pod, inputs.trust_domain)
-        for a in allow:
-            if _rule_names(a.policy, a.enforced_by, identity, inputs.trust_domain, inputs.aliases):  # type: ignore[arg-type]
-                out.append(pod)
-                break
+        out.extend(p for p in pods if (obj_namespace(p), obj_name(p)) not in exclude)
     return out
+
+
+def _pods_by_identity(ctx: CheckContext, trust_domain: str) -> dict[str, list[Obj]]:
+    def group() -> dict[str, list[Obj]]:
+        out: dict[str, list[Obj]] = {}
+        for pod in ctx.view.list("pods"):
+            if obj_namespace(pod) and obj_name(pod):
+                out.setdefault(pod_identity(pod, trust_domain), []).append(pod)
+        return out
+
+    return ctx.view.derived(("pods-by-identity", trust_domain), group)
 
 
 @check(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,7 @@ from waypoint_doctor.authz import (
     attach_policies,
     decision_table,
     evaluate,
-    parse_policies,
+    parse_policy,
 )
 from waypoint_doctor.authz.attach import GATEWAY_GROUP, WAYPOINT_GATEWAY_CLASS
 from waypoint_doctor.authz.attributes import ztunnel_http_attributes
@@ -93,6 +94,18 @@ class PolicyInputs:
         return tuple(out)
 
 
+def parsed_policies(view: Any, objects: Iterable[Any]) -> tuple[AuthorizationPolicy, ...]:
+    """Parse each policy object once per view: a fleet scan asks for the same ones per service."""
+    cache: dict[int, AuthorizationPolicy] = view.derived("authz.parsed", dict)
+    out = []
+    for obj in objects:
+        parsed = cache.get(id(obj))
+        if parsed is None:
+            parsed = cache[id(obj)] = parse_policy(obj)
+        out.append(parsed)
+    return tuple(out)
+
+
 def policy_inputs(ctx: CheckContext) -> PolicyInputs:
     """Parse the policies that can concern the target: its namespace, the root namespace and the
     waypoint's namespace; describe the Service for attachment."""
@@ -121,7 +134,7 @@ def policy_inputs(ctx: CheckContext) -> PolicyInputs:
         else None,
         service_selector=ServiceTarget.labels(selector) if isinstance(selector, dict) else None,
     )
-    policies = parse_policies(objects)
+    policies = parsed_policies(ctx.view, objects)
     return PolicyInputs(
         policies=policies,
         target=target,
@@ -317,7 +330,7 @@ def policy_namespace_matches_target(ctx: CheckContext) -> Outcome:
     waypoint = target.waypoint
     findings = []
     fixes = []
-    for policy in parse_policies(ctx.view.list(AP)):
+    for policy in parsed_policies(ctx.view, ctx.view.list(AP)):
         for ref in policy.target_refs:
             wrong: str | None = None
             if (

@@ -458,7 +458,17 @@ class LiveCollector:
                 )
             )
         if scope.namespaces is not None:
-            extra = _namespaces_named_by_policies(acc.objects.get(AUTHORIZATION_POLICIES.key, []))
+            # only policies that can concern the targets: theirs, and the istio namespaces' (root)
+            relevant_ns = (
+                set(scope.namespaces)
+                | {(d.get("metadata") or {}).get("namespace") or "istio-system" for d in istiods}
+                | {"istio-system"}
+            )
+            extra = _namespaces_named_by_policies(
+                p
+                for p in acc.objects.get(AUTHORIZATION_POLICIES.key, [])
+                if (p.get("metadata") or {}).get("namespace") in relevant_ns
+            )
             extra |= {
                 b
                 for b in _waypoint_namespaces(

@@ -147,6 +147,17 @@ class ClusterView:
         self.api_groups = None if data.api_groups is None else MappingProxyType(dict(data.api_groups))
         self.server_version = data.server_version
         self.notes = data.notes
+        self._derived: dict[object, Any] = {}
+
+    def derived(self, key: object, factory: Any) -> Any:
+        """A derivation computed once per view and shared by every target of a fleet scan.
+
+        The view is immutable, so anything computed purely from it can be kept here
+        (parsed policies, pods by identity); `factory()` runs on the first request.
+        """
+        if key not in self._derived:
+            self._derived[key] = factory()
+        return self._derived[key]
 
     # -- objects -----------------------------------------------------------------------------
     def list(self, resource: str, namespace: str | None = None) -> tuple[Obj, ...]:

@@ -9,9 +9,32 @@ from waypoint_doctor.logs.sanitize import clean_text as _strip_controls
 from waypoint_doctor.logs.sanitize import redact_secrets
 
 
+# Words every credential pattern of logs.sanitize needs; text without them skips the regexes
+# (a fleet report cleans a few hundred thousand short strings).
+_SECRET_HINTS = (
+    "eyj",
+    "bearer",
+    "basic",
+    "authorization",
+    "cookie",
+    "api-key",
+    "api_key",
+    "apikey",
+    "token=",
+    "password=",
+    "secret=",
+    "private key",
+)
+
+
 def clean_text(text: object, *, keep_newlines: bool = True) -> str:
     s = text if isinstance(text, str) else str(text)
-    return redact_secrets(_strip_controls(s, keep_newlines=keep_newlines))
+    if not (s.isascii() and s.isprintable()):
+        s = _strip_controls(s, keep_newlines=keep_newlines)
+    lowered = s.lower()
+    if any(hint in lowered for hint in _SECRET_HINTS):
+        s = redact_secrets(s)
+    return s
 
 
 def clean_data(value: Any) -> Any:
