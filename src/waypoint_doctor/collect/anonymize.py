@@ -254,7 +254,8 @@ class Anonymizer:
         pending: list[tuple[str, str]] = []
         for resource in MASKED_RESOURCES:
             for obj in objects_by_resource.get(resource, ()):
-                meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+                raw_meta = obj.get("metadata")
+                meta: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
                 for value, prefix in (
                     (meta.get("name"), _NAME_PREFIXES[resource]),
                     (meta.get("namespace"), "ns"),
@@ -263,7 +264,8 @@ class Anonymizer:
                         self._originals.add(value)
                         pending.append((value, prefix))
                 if resource == "pods":
-                    spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+                    raw_spec = obj.get("spec")
+                    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
                     for key, prefix in (("serviceAccountName", "sa"), ("nodeName", "node")):
                         value = spec.get(key)
                         if isinstance(value, str):
@@ -601,8 +603,8 @@ def _trust_domains(configmaps: Iterable[Mapping[str, Any]]) -> list[str]:
 
     found: list[str] = []
     for cm in configmaps:
-        meta = cm.get("metadata") if isinstance(cm.get("metadata"), Mapping) else {}
-        name = meta.get("name")
+        raw_meta = cm.get("metadata")
+        name = raw_meta.get("name") if isinstance(raw_meta, Mapping) else None
         data = cm.get("data")
         raw = data.get("mesh") if isinstance(data, Mapping) else None
         if not (

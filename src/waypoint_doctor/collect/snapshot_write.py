@@ -279,8 +279,8 @@ def export_snapshot(
         if not _SAFE_COMPONENT.match(file_name) or file_name in (".", ".."):
             skipped.append(f"istioctl output {name!r}")
             continue
-        clean = _sanitize_text(text)
-        istioctl[file_name] = anon.istioctl_output(clean) if anon is not None else clean
+        redacted = _sanitize_text(text)
+        istioctl[file_name] = anon.istioctl_output(redacted) if anon is not None else redacted
 
     meta = _meta(view, anon, mask_name, target, namespaces, since_seconds)
 

@@ -196,12 +196,14 @@ def _value_at(obj: Any, location: str) -> Any:
     if token:
         path.append(token)
     for step in path:
-        if (isinstance(step, int) and isinstance(cur, list) and step < len(cur)) or (
-            isinstance(step, str) and isinstance(cur, Mapping) and step in cur
-        ):
+        if isinstance(step, int):
+            if not (isinstance(cur, list) and step < len(cur)):
+                return None
             cur = cur[step]
         else:
-            return None
+            if not (isinstance(cur, Mapping) and step in cur):
+                return None
+            cur = cur[step]
     return cur
 
 
@@ -335,7 +337,8 @@ _CANONICAL_LISTENER = {"name": "mesh", "port": HBONE_PORT, "protocol": "HBONE"}
 def gateway_findings(m: Manifests) -> Iterator[Finding]:
     for gw in waypoint_gateways(m):
         ns = m.ns(gw)
-        spec = gw.obj.get("spec") if isinstance(gw.obj.get("spec"), Mapping) else {}
+        raw_spec = gw.obj.get("spec")
+        spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
         cls = spec.get("gatewayClassName")
         bound = m.bound_to(gw)
         users = ", ".join(f"{d.kind} {d.name}" for d, _ in bound)
