@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -20,6 +21,9 @@ from scenariolib import Scenario
 from scenarios import all_scenarios
 
 SCENARIOS = [s for s in all_scenarios() if s.live]
+REPORT_SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "src/waypoint_doctor/schema/report.schema.json").read_text()
+)
 
 
 def server_overrides(snapshot_dir: Path) -> dict[str, Any]:
@@ -59,6 +63,7 @@ def test_scenario_live(scenario: Scenario, tmp_path: Path, fake_cluster: Any) ->
     snap = scenario.build(tmp_path / "scenario")
     server = fake_cluster(snap, **server_overrides(snap))
     code, report, _ = run_live(server, scenario, tmp_path)
+    jsonschema.validate(report, REPORT_SCHEMA)
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert_expected(scenario, statuses)
     assert code == (1 if scenario.fails else 0)
