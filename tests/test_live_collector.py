@@ -131,3 +131,10 @@ def test_context_namespace_is_the_default(fake_cluster: Any) -> None:
         LiveCollector(ClusterOptions(kubeconfig=str(server.kubeconfig_path))).default_namespace
         == "kagenti-system"
     )
+
+
+def test_taken_at_follows_the_api_servers_clock(fake_cluster: Any) -> None:
+    # the fake server's clock is the scenario's takenAt, a week before this machine's
+    view = collect(fake_cluster(HEALTHY))
+    assert view.source.taken_at is not None
+    assert abs((view.source.taken_at - load_snapshot(HEALTHY).source.taken_at).total_seconds()) < 60

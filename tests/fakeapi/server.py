@@ -16,6 +16,7 @@ import contextlib
 import copy
 import dataclasses
 import datetime as dt
+import email.utils
 import json
 import re
 import shutil
@@ -1487,6 +1488,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the scenario's clock, the one the log windows use, as a
+        # real API server's Date follows the clock its sinceSeconds counts from.
+        return email.utils.format_datetime(self.server.app.now.astimezone(dt.UTC), usegmt=True)
 
     def do_GET(self) -> None:
         self.server.app._handle(self)

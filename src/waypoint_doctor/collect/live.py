@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +87,7 @@ class LiveCollector:
         self.timeout = cluster.request_timeout
         self.context_name: str | None = None
         self.default_namespace = "default"
+        self._clock_offset = timedelta(0)
         self._api = self._connect(cluster)
         self.server: str = self._api.configuration.host
 
@@ -215,7 +216,20 @@ class LiveCollector:
             raise ApiError(resp.status, _status_reason(resp.status), message)
         if stream:
             return resp.response
+        if path == "/version":
+            self._note_server_clock(resp.getheader("Date"))
         return json.loads(resp.read())
+
+    def _note_server_clock(self, date_header: str | None) -> None:
+        """The API server's clock: it windows the logs (sinceSeconds), so it dates the snapshot."""
+        from email.utils import parsedate_to_datetime
+
+        try:
+            server_now = parsedate_to_datetime(date_header) if date_header else None
+        except (TypeError, ValueError):
+            server_now = None
+        if server_now is not None and server_now.tzinfo is not None:
+            self._clock_offset = server_now - datetime.now(UTC)
 
     def _list(
         self,
@@ -315,7 +329,10 @@ class LiveCollector:
                 logs=logs,
                 istioctl=istioctl_out,
                 source=SourceInfo(
-                    kind="live", context=self.context_name, server=self.server, taken_at=datetime.now(UTC)
+                    kind="live",
+                    context=self.context_name,
+                    server=self.server,
+                    taken_at=datetime.now(UTC) + self._clock_offset,
                 ),
                 api_groups=groups,
                 server_version=server_version,

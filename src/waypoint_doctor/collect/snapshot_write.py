@@ -44,7 +44,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SECRET_ENV_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
 _SECRET_FIELDS = ("data", "binaryData", "stringData")
 # Beyond logs.sanitize.redact_secrets: credentials in URLs, and flags whose next argument is one.
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)([^@\s/\"']+)(@)")
 _SECRET_FLAG = re.compile(r"(?i)^--?[\w.\-]*(password|passwd|token|secret|api-?key|credential)[\w.\-]*$")
 _SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=,+@-]*$")
 _LINE_TIME = re.compile(r"^\[?(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)", re.MULTILINE)
@@ -82,7 +81,7 @@ def _plain(value: Any) -> Any:
 
 def redact_text(text: str) -> str:
     """`redact_secrets`, plus passwords in URLs (`postgres://user:<redacted>@db`)."""
-    return _URL_CREDENTIALS.sub(r"\1" + REDACTED + r"\3", redact_secrets(text))
+    return redact_secrets(text)
 
 
 def _redact_strings(value: Any) -> Any:

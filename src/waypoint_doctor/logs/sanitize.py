@@ -82,6 +82,8 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)" + _TOKEN_CHARS + r"{8,}"), r"\1\2" + REDACTED),
     # JWTs (ServiceAccount tokens included): three base64url segments, the first a JSON header.
     (re.compile(r"\beyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*"), REDACTED),
+    # user:password@ in URLs (database DSNs, proxies)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"']+:)([^@\s/\"']+)(@)"), r"\1" + REDACTED + r"\3"),
     # Tokens in query strings or key=value pairs.
     (
         re.compile(
