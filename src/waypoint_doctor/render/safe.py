@@ -23,6 +23,7 @@ _SECRET_HINTS = (
     "password=",
     "secret=",
     "private key",
+    "://",  # user:password@ in URLs
 )
 
 
