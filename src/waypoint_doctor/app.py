@@ -32,8 +32,10 @@ def open_view(
     return view, ns
 
 
-def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
-    from waypoint_doctor.engine import check_fleet, check_service
+def check_scope(cmd: Any) -> Callable[[str], CollectScope]:
+    """What `check` reads, given the effective namespace. `snapshot` uses the same scope, so a
+    snapshot answers exactly the questions `check` asks. `cmd` is a CheckCommand or a
+    SnapshotCommand (same fields)."""
 
     def scope_for(ns: str) -> CollectScope:
         return CollectScope(
@@ -45,7 +47,13 @@ def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
             istioctl=cmd.istioctl,
         )
 
-    view, ns = open_view(cmd.cluster, cmd.namespace, scope_for, spinner)
+    return scope_for
+
+
+def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
+    from waypoint_doctor.engine import check_fleet, check_service
+
+    view, ns = open_view(cmd.cluster, cmd.namespace, check_scope(cmd), spinner)
     options = CheckOptions(
         since_seconds=cmd.since_seconds,
         now=view.source.taken_at if view.source.kind == "snapshot" else None,

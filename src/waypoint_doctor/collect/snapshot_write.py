@@ -442,23 +442,11 @@ def run_snapshot(
     cmd: SnapshotCommand, spinner: Callable[[str], AbstractContextManager[Any]]
 ) -> WrittenSnapshot:
     """Collect what `check` would read (same scope), then write it."""
-    from waypoint_doctor.app import open_view
-    from waypoint_doctor.collect.scope import CollectScope
+    from waypoint_doctor.app import check_scope, open_view
 
     _prepare_destination(Path(cmd.dest))  # fail before spending minutes on a cluster
 
-    def scope_for(ns: str) -> CollectScope:
-        # The same scope `check` builds (app.run_check), so the snapshot answers the same questions.
-        return CollectScope(
-            namespaces=None if cmd.all_namespaces else (ns,),
-            services=(cmd.service,) if cmd.service else None,
-            since_seconds=cmd.since_seconds,
-            logs=cmd.logs,
-            log_bytes=cmd.log_bytes,
-            istioctl=cmd.istioctl,
-        )
-
-    view, ns = open_view(cmd.cluster, cmd.namespace, scope_for, spinner)
+    view, ns = open_view(cmd.cluster, cmd.namespace, check_scope(cmd), spinner)
     target = Target(namespace=ns, name=cmd.service) if cmd.service else None
     namespaces = None if cmd.all_namespaces else (ns,)
     return export_snapshot(
