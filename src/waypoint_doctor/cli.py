@@ -80,6 +80,20 @@ OutputOpt = Annotated[
 NoColorOpt = Annotated[
     bool, typer.Option("--no-color", help="Never colour the output.", rich_help_panel="Output")
 ]
+AllServicesOpt = Annotated[
+    bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
+]
+AllNamespacesOpt = Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")]
+SinceOpt = Annotated[
+    str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
+]
+NoLogsOpt = Annotated[
+    bool, typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence")
+]
+IstioctlOpt = Annotated[
+    str | None,
+    typer.Option("--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"),
+]
 FailOnOpt = Annotated[
     str,
     typer.Option("--fail-on", help="Exit 1 at this level or worse: fail or warn.", rich_help_panel="Output"),
@@ -167,12 +181,8 @@ def check_cmd(
         str | None, typer.Argument(help="The Service to diagnose.", show_default=False)
     ] = None,
     namespace: NamespaceOpt = None,
-    all_services: Annotated[
-        bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
-    ] = False,
-    all_namespaces: Annotated[
-        bool, typer.Option("-A", "--all-namespaces", help="Scan every namespace.")
-    ] = False,
+    all_services: AllServicesOpt = False,
+    all_namespaces: AllNamespacesOpt = False,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     snapshot: SnapshotOpt = None,
@@ -180,19 +190,9 @@ def check_cmd(
     output: OutputOpt = "table",
     no_color: NoColorOpt = False,
     fail_on: FailOnOpt = "fail",
-    since: Annotated[
-        str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
-    ] = "15m",
-    no_logs: Annotated[
-        bool,
-        typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence"),
-    ] = False,
-    istioctl: Annotated[
-        str | None,
-        typer.Option(
-            "--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"
-        ),
-    ] = None,
+    since: SinceOpt = "15m",
+    no_logs: NoLogsOpt = False,
+    istioctl: IstioctlOpt = None,
 ) -> None:
     """Run the whole checklist for a Service and print a graded report."""
 
@@ -267,27 +267,15 @@ def snapshot_cmd(
             rich_help_panel="Output",
         ),
     ] = False,
-    all_services: Annotated[
-        bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
-    ] = False,
-    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")] = False,
+    all_services: AllServicesOpt = False,
+    all_namespaces: AllNamespacesOpt = False,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     snapshot: SnapshotOpt = None,
     request_timeout: TimeoutOpt = 15.0,
-    since: Annotated[
-        str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
-    ] = "15m",
-    no_logs: Annotated[
-        bool,
-        typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence"),
-    ] = False,
-    istioctl: Annotated[
-        str | None,
-        typer.Option(
-            "--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"
-        ),
-    ] = None,
+    since: SinceOpt = "15m",
+    no_logs: NoLogsOpt = False,
+    istioctl: IstioctlOpt = None,
 ) -> None:
     """Save what `check` reads (objects, logs, istioctl outputs) to diagnose later or elsewhere.
 
