@@ -138,3 +138,37 @@ def test_taken_at_follows_the_api_servers_clock(fake_cluster: Any) -> None:
     view = collect(fake_cluster(HEALTHY))
     assert view.source.taken_at is not None
     assert abs((view.source.taken_at - load_snapshot(HEALTHY).source.taken_at).total_seconds()) < 60
+
+
+def test_ztunnel_logs_follow_clients_named_by_policies(fake_cluster: Any, tmp_path: Path) -> None:
+    """A caller in another namespace, on a node of its own: its ztunnel's log is read too."""
+    from scenariolib import Cluster
+
+    c = Cluster(HEALTHY)
+    ztunnel = c.get("Pod", "istio-system", "ztunnel-9wd2s")
+    extra = {
+        **ztunnel,
+        "metadata": {**ztunnel["metadata"], "name": "ztunnel-extra"},
+        "spec": {**ztunnel["spec"], "nodeName": "node-extra"},
+    }
+    c.add(
+        extra,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "batch"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "exporter", "namespace": "batch"},
+            "spec": {
+                "nodeName": "node-extra",
+                "serviceAccountName": "exporter",
+                "containers": [{"name": "c"}],
+            },
+            "status": {"phase": "Running"},
+        },
+    )
+    pol = c.get("AuthorizationPolicy", "kagenti-system", "mlflow-api-access")
+    pol["spec"]["rules"][0]["from"][0]["source"]["principals"].append("cluster.local/ns/batch/sa/exporter")
+    c.append_log("istio-system", "ztunnel-extra", "istio-proxy", "2026-11-20T10:10:00Z info access ok")
+    view = collect(fake_cluster(c.write(tmp_path / "snap")))
+    assert any(k.pod == "ztunnel-extra" for k in view.logs)
+    assert view.get("pods", "batch", "exporter") is not None  # the client's pod was read too

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from waypoint_doctor.collect.scope import CollectScope
 from waypoint_doctor.collect.view import ClusterView, LogKey, obj_name, obj_namespace
 from waypoint_doctor.mesh.facts import Facts
-from waypoint_doctor.mesh.fleet import services_in_scope
+from waypoint_doctor.mesh.fleet import namespaces_named_by_policies, services_in_scope
 from waypoint_doctor.mesh.workloads import container_names, pod_node
 
 
@@ -37,8 +37,13 @@ def plan_evidence(view: ClusterView, scope: CollectScope, max_ztunnels: int = 24
         for p in facts.waypoint_pods:
             waypoints[(obj_namespace(p), obj_name(p))] = p
         ztunnels = facts.ztunnel_pods
-        # clients: the other pods of the namespace (most callers live beside the service)
-        nodes |= {n for p in view.list("pods", ns) if (n := pod_node(p))}
+        # clients: the other pods of the namespace (most callers live beside the service), and
+        # the pods of namespaces that the policies of this namespace name as sources
+        client_namespaces = {ns} | namespaces_named_by_policies(
+            view.list("authorizationpolicies.security.istio.io", ns)
+        )
+        for client_ns in client_namespaces:
+            nodes |= {n for p in view.list("pods", client_ns) if (n := pod_node(p))}
     chosen = [p for p in ztunnels if pod_node(p) in nodes][:max_ztunnels]
     keys = [LogKey(obj_namespace(p), obj_name(p), _proxy_container(p)) for p in chosen]
     keys += [LogKey(ns, name, _proxy_container(p)) for (ns, name), p in sorted(waypoints.items())]

@@ -39,6 +39,7 @@ from waypoint_doctor.collect.kinds import (
 )
 from waypoint_doctor.collect.scope import CollectScope
 from waypoint_doctor.collect.view import ClusterView, LogKey, SourceInfo, Unreadable, ViewData, obj_name
+from waypoint_doctor.mesh.fleet import namespaces_named_by_policies
 from waypoint_doctor.options import ClusterOptions
 
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -481,7 +482,7 @@ class LiveCollector:
                 | {(d.get("metadata") or {}).get("namespace") or "istio-system" for d in istiods}
                 | {"istio-system"}
             )
-            extra = _namespaces_named_by_policies(
+            extra = namespaces_named_by_policies(
                 p
                 for p in acc.objects.get(AUTHORIZATION_POLICIES.key, [])
                 if (p.get("metadata") or {}).get("namespace") in relevant_ns
@@ -660,31 +661,6 @@ def _namespace_from_message(message: str) -> str | None:
     if marker in message:
         return message.split(marker, 1)[1].split('"', 1)[0] or None
     return None
-
-
-def _namespaces_named_by_policies(policies: Iterable[dict]) -> set[str]:
-    """Namespaces whose workloads policies name as sources: their pods are the known clients."""
-    out: set[str] = set()
-    for pol in policies:
-        for rule in (pol.get("spec") or {}).get("rules") or []:
-            if not isinstance(rule, dict):
-                continue
-            for frm in rule.get("from") or []:
-                src = (frm or {}).get("source") if isinstance(frm, dict) else None
-                if not isinstance(src, dict):
-                    continue
-                for p in src.get("principals") or []:
-                    if isinstance(p, str) and "/ns/" in p:
-                        ns = p.split("/ns/", 1)[1].split("/", 1)[0]
-                        if ns and "*" not in ns:
-                            out.add(ns)
-                for ns in src.get("namespaces") or []:
-                    if isinstance(ns, str) and ns and "*" not in ns:
-                        out.add(ns)
-                for sa in src.get("serviceAccounts") or []:
-                    if isinstance(sa, str) and "/" in sa:
-                        out.add(sa.split("/", 1)[0])
-    return out
 
 
 def _waypoint_namespaces(services: Iterable[dict], namespaces: Iterable[dict]) -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from waypoint_doctor.collect.view import ClusterView, dig, obj_name, obj_namespace
 from waypoint_doctor.mesh.binding import resolve_waypoint_binding
 
@@ -33,3 +35,28 @@ def services_in_scope(view: ClusterView, namespaces: tuple[str, ...] | None) -> 
         if binding.bound or (ns, obj_name(svc)) in targeted:
             out.append((ns, obj_name(svc)))
     return sorted(out)
+
+
+def namespaces_named_by_policies(policies: Iterable[dict]) -> set[str]:
+    """Namespaces whose workloads policies name as sources: their pods are the known clients."""
+    out: set[str] = set()
+    for pol in policies:
+        for rule in (pol.get("spec") or {}).get("rules") or []:
+            if not isinstance(rule, dict):
+                continue
+            for frm in rule.get("from") or []:
+                src = (frm or {}).get("source") if isinstance(frm, dict) else None
+                if not isinstance(src, dict):
+                    continue
+                for p in src.get("principals") or []:
+                    if isinstance(p, str) and "/ns/" in p:
+                        ns = p.split("/ns/", 1)[1].split("/", 1)[0]
+                        if ns and "*" not in ns:
+                            out.add(ns)
+                for ns in src.get("namespaces") or []:
+                    if isinstance(ns, str) and ns and "*" not in ns:
+                        out.add(ns)
+                for sa in src.get("serviceAccounts") or []:
+                    if isinstance(sa, str) and "/" in sa:
+                        out.add(sa.split("/", 1)[0])
+    return out
