@@ -9,7 +9,6 @@ pure functions of ``waypoint_doctor.logs.aggregate``. Everything shown from a lo
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,14 +67,8 @@ MAX_GROUPS = 10  # evidence items per check; the message carries the totals
 # reading logs: parsed once per view and log
 
 
-_PARSED: weakref.WeakKeyDictionary[ClusterView, dict[tuple[str, LogKey], tuple[Any, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
-_DIGESTS: weakref.WeakKeyDictionary[ClusterView, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
-
-
 def _parsed(view: ClusterView, kind: str, key: LogKey) -> tuple[Any, ...]:
-    cache = _PARSED.setdefault(view, {})
+    cache: dict[tuple[str, LogKey], tuple[Any, ...]] = view.derived("logs.parsed", dict)
     records = cache.get((kind, key))
     if records is None:
         text = view.logs.get(key, "")
@@ -211,7 +204,7 @@ def _traffic_target(ctx: CheckContext, records: Iterable[ZtunnelAccess]) -> Traf
 
 
 def _istioctl_identities(ctx: CheckContext) -> Identities:
-    cache = _DIGESTS.setdefault(ctx.view, {})
+    cache: dict[tuple[Any, ...], Any] = ctx.view.derived("logs.digests", dict)
     key = ("istioctl",)
     if key not in cache:
         cache[key] = parse_captures(ctx.view.istioctl) if ctx.view.istioctl else Identities()
@@ -249,7 +242,7 @@ def _ztunnel_findings(ctx: CheckContext) -> ZtunnelFindings:
     nodes = {n for p in facts.service_pods if (n := pod_node(p))}
     logs = _logs_of(ctx, facts.ztunnel_pods, "ztunnel", "ztunnel", needed_nodes=nodes)
     since, now = _window(ctx)
-    cache = _DIGESTS.setdefault(ctx.view, {})
+    cache: dict[tuple[Any, ...], Any] = ctx.view.derived("logs.digests", dict)
     key = ("ztunnel", ctx.target.namespace, ctx.target.name, since, now, logs.pods)
     found = cache.get(key)
     if found is None:
