@@ -182,6 +182,7 @@ def what_if(view: ClusterView, target: Target, request_spec: WhatIfRequest) -> W
         trust_domain=mesh.trust_domain,
         aliases=mesh.trust_domain_aliases,
         workload_port=workload_port,
+        auto_allow_waypoint=facts.auto_allow_waypoint,
     )
     shown = {"from": source.principal, "method": request_spec.method, "path": request_spec.path, "port": port}
     return WhatIfResult(target=target, request=shown, source=source, result=result)

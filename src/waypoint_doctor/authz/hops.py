@@ -142,7 +142,7 @@ def evaluate_hops(
         if auto_allow_waypoint:
             ztunnel_policies = [
                 *ztunnel_policies,
-                _auto_allow_waypoint_policy(waypoint.namespace, waypoint.name, waypoint_identity),
+                auto_allow_waypoint_policy(waypoint.namespace, waypoint.name, waypoint_identity),
             ]
         second = evaluate(
             ztunnel_policies,
@@ -166,7 +166,8 @@ def evaluate_hops(
     return HopsResult(verdict, tuple(hops), explain(verdict, hops, target), attachments)
 
 
-def _auto_allow_waypoint_policy(namespace: str, name: str, identity: str) -> AuthorizationPolicy:
+def auto_allow_waypoint_policy(namespace: str, name: str, identity: str) -> AuthorizationPolicy:
+    """The ALLOW istiod synthesises for ztunnel with PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true (ref 4)."""
     from waypoint_doctor.authz.model import Rule, Source
 
     rule = Rule(

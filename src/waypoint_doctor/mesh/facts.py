@@ -62,6 +62,13 @@ class Facts:
         return [describe_istiod(d, pods) for d in self.istiod_deployments]
 
     @cached_property
+    def auto_allow_waypoint(self) -> bool:
+        """istiod's PILOT_AUTO_ALLOW_WAYPOINT_POLICY (default false): ztunnel then gets a
+        synthetic ALLOW for each waypoint's identity (reference section 4)."""
+        istiod = self.ambient_istiod
+        return bool(istiod is not None and istiod.flag("PILOT_AUTO_ALLOW_WAYPOINT_POLICY", False))
+
+    @cached_property
     def ambient_istiod(self) -> IstiodInfo | None:
         """The istiod that serves ambient: ready and ambient-enabled first."""
         ranked = sorted(
