@@ -89,6 +89,7 @@ class LiveCollector:
         self.context_name: str | None = None
         self.default_namespace = "default"
         self._clock_offset = timedelta(0)
+        self._reached = False  # the API server answered once: later timeouts are per-request gaps
         self._api = self._connect(cluster)
         self.server: str = self._api.configuration.host
 
@@ -197,6 +198,11 @@ class LiveCollector:
                 m, url, header_params=hdrs, body=ser_body, _request_timeout=(min(5.0, t), t)
             )
         except urllib3.exceptions.HTTPError as exc:
+            if self._reached and _is_slow_answer(exc):
+                # the server is there but this one read was too slow: a gap, not the end
+                raise ApiError(
+                    0, "Timeout", f"no answer within {self.timeout:g}s (--request-timeout)"
+                ) from None
             raise ClusterUnreachable(
                 f"cannot reach the Kubernetes API at {self.server}: {_root_cause(exc)}"
             ) from None
@@ -218,6 +224,7 @@ class LiveCollector:
         if stream:
             return resp.response
         if path == "/version":
+            self._reached = True
             self._note_server_clock(resp.getheader("Date"))
         return json.loads(resp.read())
 
@@ -671,6 +678,16 @@ def _waypoint_namespaces(services: Iterable[dict], namespaces: Iterable[dict]) -
         if isinstance(ns, str) and ns:
             out.add(ns)
     return out
+
+
+def _is_slow_answer(exc: BaseException) -> bool:
+    """A read timeout (possibly after retries), as opposed to a refused or failed connection."""
+    import urllib3
+
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(
+        reason, urllib3.exceptions.ReadTimeoutError
+    )
 
 
 def _root_cause(exc: BaseException) -> str:
