@@ -56,6 +56,9 @@ class WaypointRef:
         return SpiffeIdentity(trust_domain, self.namespace, self.service_account or self.name)
 
 
+TARGET_KIND_SINCE = {"ServiceEntry": (1, 24), "GatewayClass": (1, 25)}
+
+
 @dataclass(frozen=True)
 class ServiceTarget:
     """The Service (or ServiceEntry) being diagnosed, and what decides policy attachment to it."""
@@ -69,6 +72,13 @@ class ServiceTarget:
     # in which case selector policies are judged against `service_selector`.
     workload_labels: tuple[tuple[tuple[str, str], ...], ...] | None = None
     service_selector: tuple[tuple[str, str], ...] | None = None
+    # The control plane's (major, minor) when known: targetRef kinds arrived in steps
+    # (Service and Gateway 1.22, ServiceEntry 1.24, GatewayClass 1.25; reference 0, 5.1).
+    istio_version: tuple[int, int] | None = None
+
+    def supports_kind(self, kind: str) -> bool:
+        needed = TARGET_KIND_SINCE.get(kind)
+        return needed is None or self.istio_version is None or self.istio_version >= needed
 
     @property
     def key(self) -> str:
@@ -296,6 +306,9 @@ def _ref_decision(
     """(scope if this targetRef attaches the policy to the Service's waypoint, reason)."""
     waypoint = target.waypoint
     kind, group = ref.kind, ref.canonical_group
+    if not target.supports_kind(kind):
+        major, minor = TARGET_KIND_SINCE[kind]
+        return None, f"a {kind} targetRef needs Istio {major}.{minor}+; this control plane ignores it"
     if kind == "Service" and group == "core":
         if target.kind != "Service" or ref.name != target.name:
             return None, f"targets Service {ref.name!r}, not {target.kind} {target.name!r}"

@@ -25,7 +25,7 @@ from waypoint_doctor.authz import (
     evaluate,
     parse_policy,
 )
-from waypoint_doctor.authz.attach import GATEWAY_GROUP, WAYPOINT_GATEWAY_CLASS
+from waypoint_doctor.authz.attach import GATEWAY_GROUP, TARGET_KIND_SINCE, WAYPOINT_GATEWAY_CLASS
 from waypoint_doctor.authz.attributes import ztunnel_http_attributes
 from waypoint_doctor.authz.match import CLUSTER_LOCAL, SPIFFE_PREFIX, parse_identity, split_service_account
 from waypoint_doctor.authz.validate import ALLOWED_TARGET_REFS
@@ -133,6 +133,7 @@ def policy_inputs(ctx: CheckContext) -> PolicyInputs:
         if facts.service_pods
         else None,
         service_selector=ServiceTarget.labels(selector) if isinstance(selector, dict) else None,
+        istio_version=(facts.istio_version.major, facts.istio_version.minor) if facts.istio_version else None,
     )
     policies = parsed_policies(ctx.view, objects)
     return PolicyInputs(
@@ -238,6 +239,9 @@ def _ref_problem(ctx: CheckContext, policy: AuthorizationPolicy, ref, inputs: Po
         return "targetRef `namespace` must not be set (cross-namespace references are not supported)"
     if not ref.name:
         return "targetRef `name` is empty"
+    if not inputs.target.supports_kind(ref.kind):
+        major, minor = TARGET_KIND_SINCE[ref.kind]
+        return f"a {ref.kind} targetRef needs Istio {major}.{minor}+ (this is {ctx.facts.istio_version}): it is ignored"
     if ref.kind == "GatewayClass":
         if ref.name != WAYPOINT_GATEWAY_CLASS:
             return f"GatewayClass {ref.name!r} is not {WAYPOINT_GATEWAY_CLASS!r}"
