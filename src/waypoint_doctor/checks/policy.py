@@ -514,7 +514,11 @@ def principals_well_formed(ctx: CheckContext) -> Outcome:
                 problem = "is not <trust-domain>/ns/<namespace>/sa/<service-account>"
             else:
                 domain = value.split("/", 1)[0]
-                accepted = known | ({CLUSTER_LOCAL} if not at_ztunnel else set())
+                # The waypoint rewrites cluster.local and the aliases to the mesh trust domain;
+                # ztunnel compares literally (reference 5.3, 5.6), so there an alias only matches
+                # peers still holding certificates of that domain. We read it as a mistake: the
+                # mesh's own workloads, the waypoint included, present the mesh trust domain.
+                accepted = {inputs.trust_domain} if at_ztunnel else known | {CLUSTER_LOCAL}
                 if domain not in accepted:
                     where = (
                         "ztunnel compares trust domains literally"
