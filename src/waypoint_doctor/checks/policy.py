@@ -86,8 +86,21 @@ class PolicyInputs:
             if (
                 policy.key in keys
                 or (self.target.name in names and policy.namespace == self.target.namespace)
+                # a Gateway targetRef naming the waypoint, from the waypoint's namespace or (a
+                # cross-namespace waypoint's usual mistake, see WD403) from the Service's
                 or (
-                    waypoint is not None and waypoint.name in names and policy.namespace == waypoint.namespace
+                    waypoint is not None
+                    and waypoint.name in names
+                    and policy.namespace in (waypoint.namespace, self.target.namespace)
+                )
+                # every waypoint, from the root namespace (applied) or from the Service's (WD402)
+                or (
+                    waypoint is not None
+                    and any(
+                        r.kind == "GatewayClass" and r.name == WAYPOINT_GATEWAY_CLASS
+                        for r in policy.target_refs
+                    )
+                    and policy.namespace == self.target.namespace
                 )
             ):
                 out.append(policy)
