@@ -127,12 +127,23 @@ def _output_options(output: str, no_color: bool, fail_on: str) -> OutputOptions:
     return OutputOptions(fmt=output, color=output == "table" and _use_color(no_color), fail_on=fail_on)
 
 
+def _terminal_width() -> int | None:
+    """COLUMNS when set (as `COLUMNS=80 waypoint-doctor …`), else the terminal's width, else None
+    (the renderer's default, for a pipe or a file)."""
+    import shutil
+
+    size = shutil.get_terminal_size(fallback=(0, 0))
+    return size.columns if size.columns >= 40 else None
+
+
 def _render(report: Any, out: OutputOptions) -> None:
     from waypoint_doctor.render import get_renderer
 
     renderer = get_renderer(out.fmt)
     if out.fmt == "junit":
         renderer(report, sys.stdout, out.color, fail_on_warn=out.fail_on == "warn")  # type: ignore[call-arg]
+    elif out.fmt == "table":
+        renderer(report, sys.stdout, out.color, width=_terminal_width())  # type: ignore[call-arg]
     else:
         renderer(report, sys.stdout, out.color)
     sys.stdout.flush()
@@ -432,7 +443,7 @@ def what_if_cmd(
         if output == "table":
             from waypoint_doctor.render.whatif import render_whatif_text
 
-            render_whatif_text(result, sys.stdout, _use_color(no_color))
+            render_whatif_text(result, sys.stdout, _use_color(no_color), width=_terminal_width())
         else:
             from waypoint_doctor.render.structured import render_json, render_yaml
 

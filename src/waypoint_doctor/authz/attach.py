@@ -148,6 +148,7 @@ class Attachment:
     ztunnel: ZtunnelConversion | None = None
     # targetRefs that did not attach, each with why (for WD402/WD403).
     unattached_refs: tuple[tuple[TargetRef, str], ...] = field(default=())
+    malformed: bool = False  # istiod cannot decode the policy's shape (see attach_policy)
 
     @property
     def applies(self) -> bool:
@@ -383,10 +384,26 @@ def _ref_decision(
     return None, f"targetRef {ref.group or 'core'}/{kind} is not a kind a waypoint policy can target"
 
 
+_SHAPE_FIELDS = frozenset({"spec", "spec.targetRefs", "spec.targetRef", "spec.selector", "spec.rules"})
+
+
 def attach_policy(
     policy: AuthorizationPolicy, target: ServiceTarget, *, dry_run_supported: bool = False
 ) -> Attachment:
     """Decide where (if anywhere) ``policy`` is enforced for traffic to ``target``."""
+    undecodable = next(
+        (p for p in policy.problems if p.code == "wrong-type" and p.location in _SHAPE_FIELDS), None
+    )
+    if undecodable is not None:
+        # The API server's schema refuses such an object, and istiod could not decode it into
+        # the AuthorizationPolicy type: it is enforced nowhere. Above all, a malformed
+        # `targetRefs` must not turn the policy into a namespace-wide one.
+        return Attachment(
+            policy=policy,
+            enforced_by=None,
+            reason=f"not enforced: {undecodable.location} is malformed ({undecodable.message}); istiod cannot decode it",
+            malformed=True,
+        )
     if policy.target_refs:
         unattached: list[tuple[TargetRef, str]] = []
         for ref in policy.target_refs:

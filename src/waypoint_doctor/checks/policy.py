@@ -79,6 +79,12 @@ class PolicyInputs:
     def meant_for_service(self) -> tuple[AuthorizationPolicy, ...]:
         """Policies that apply, plus targetRef policies naming the Service or its waypoint."""
         keys = {a.policy.key for a in self.applied}
+        # malformed policies beside the Service (or mesh-wide): shown, though they apply nowhere
+        keys |= {
+            a.policy.key
+            for a in self.attachments
+            if a.malformed and a.policy.namespace in (self.target.namespace, self.target.root_namespace)
+        }
         waypoint = self.target.waypoint
         out = []
         for policy in self.policies:
@@ -274,10 +280,14 @@ def _ref_problem(ctx: CheckContext, policy: AuthorizationPolicy, ref, inputs: Po
 def target_refs_valid(ctx: CheckContext) -> Outcome:
     """Each targetRef names an allowed kind/group, no namespace, and a target that exists."""
     inputs = policy_inputs(ctx)
+    malformed = {
+        p.key: [x for x in p.problems if x.code == "wrong-type" and _is_target_ref_problem(x.location)]
+        for p in inputs.policies
+    }
     relevant = [
         p
         for p in inputs.policies
-        if p.target_refs
+        if (p.target_refs or malformed[p.key])
         and (
             p.namespace == inputs.target.namespace
             or any(r.kind == "GatewayClass" for r in p.target_refs)
@@ -289,6 +299,17 @@ def target_refs_valid(ctx: CheckContext) -> Outcome:
     findings = []
     fixes = []
     for policy in relevant:
+        for problem in malformed[policy.key]:
+            findings.append(
+                ap_evidence(
+                    policy,
+                    path=problem.location,
+                    problem=f"{problem.location} is malformed: {problem.message}",
+                )
+            )
+            fixes.append(
+                f"# {policy.key} {problem.location}\n" + to_yaml({"targetRefs": [_fixed_ref(None, inputs)]})
+            )
         for ref in policy.target_refs:
             problem = _ref_problem(ctx, policy, ref, inputs)
             if problem:
@@ -318,6 +339,8 @@ def target_refs_valid(ctx: CheckContext) -> Outcome:
 
 
 def _fixed_ref(ref, inputs: PolicyInputs) -> dict[str, str]:
+    if ref is None:  # unreadable: suggest the Service's own
+        return {"kind": "Service", "group": "", "name": inputs.target.name}
     if ref.kind in ("Gateway", "GatewayClass"):
         name = (
             WAYPOINT_GATEWAY_CLASS
@@ -631,7 +654,18 @@ _OPERATION_CODES = {
     "method-unknown": False,
     "wildcard-position": False,
     "deny-http-only": False,
+    # the rules' shape: values of the wrong type (a string for a list, a number for an action)
+    # never reach a proxy as written (the API server's schema refuses them)
+    "wrong-type": True,
+    "invalid-action": True,
+    "nil-rule": True,
+    "not-an-object": True,
+    "parse-failure": True,
 }
+
+
+def _is_target_ref_problem(location: str) -> bool:
+    return location.startswith("spec.targetRef")  # WD402 reports those
 
 
 @check("WD407", "Operations are well formed", category="policy", reads=(AP,))
@@ -642,7 +676,7 @@ def operations_well_formed(ctx: CheckContext) -> Outcome:
     warn = []
     for policy in inputs.meant_for_service:
         for problem in policy.problems:
-            if problem.code not in _OPERATION_CODES:
+            if problem.code not in _OPERATION_CODES or _is_target_ref_problem(problem.location):
                 continue
             evidence = ap_evidence(policy, path=problem.location, code=problem.code, problem=problem.message)
             (fail if _OPERATION_CODES[problem.code] or problem.severity is Severity.ERROR else warn).append(

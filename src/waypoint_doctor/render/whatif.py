@@ -9,17 +9,21 @@ from waypoint_doctor.render.safe import clean_text
 _MARK = {"ALLOW": "ALLOW", "DENY": "DENY", "UNKNOWN": "UNKNOWN"}
 
 
-def render_whatif_text(result: Any, out: IO[str], color: bool = False) -> None:
+def render_whatif_text(result: Any, out: IO[str], color: bool = False, width: int | None = None) -> None:
+    import io
+
     from rich.console import Console
+    from rich.padding import Padding
     from rich.text import Text
 
     doc = result.to_dict()
+    buffer = io.StringIO()
     console = Console(
-        file=out,
+        file=buffer,
         force_terminal=color,
         no_color=not color,
         color_system="auto" if color else None,
-        width=None if color else 120,
+        width=width or 120,
         highlight=False,
     )
     style = {"ALLOW": "bold green", "DENY": "bold red", "UNKNOWN": "bold yellow"}
@@ -29,31 +33,37 @@ def render_whatif_text(result: Any, out: IO[str], color: bool = False) -> None:
         Text.assemble(
             (_MARK[doc["verdict"]], style[doc["verdict"]]),
             f"  {clean_text(req.get('method', ''))} {clean_text(req.get('path', ''))} "
-            f"to {clean_text(t['namespace'])}/{clean_text(t['name'])}:{req.get('port', '')} "
+            f"to {clean_text(t['namespace'])}/{clean_text(t['name'])}"
+            f"{':' + str(req['port']) if req.get('port') is not None else ''} "
             f"from {clean_text(req.get('from', ''))}",
         )
     )
     for hop in doc["hops"]:
         reached = hop.get("reached", True)
-        head = Text.assemble(
-            "  ",
-            (f"{hop['hop']:<20}", "bold"),
-            " ",
-            (
-                hop["verdict"] if reached else "not reached",
-                style.get(hop["verdict"], "") if reached else "dim",
-            ),
-            f"  enforced by {hop['enforced_by']}, sees {clean_text(hop.get('identity_seen') or '-')}",
+        verdict = hop["verdict"] if reached else "not reached"
+        console.print(
+            Padding(
+                Text.assemble(
+                    (f"{hop['hop']}: ", "bold"),
+                    (verdict, style.get(hop["verdict"], "") if reached else "dim"),
+                ),
+                (0, 0, 0, 2),
+            )
         )
-        console.print(head)
+        # Indented with Padding so that wrapped lines keep the indent at 80 columns.
+        facts = f"enforced by {hop['enforced_by']}, sees {clean_text(hop.get('identity_seen') or '-')}"
+        console.print(Padding(Text(facts), (0, 0, 0, 4)))
         decided = hop.get("decided_by")
         if decided and not hop.get("reason"):
-            console.print(
-                Text(
-                    f"      decided by {decided.get('action')} policy {clean_text(decided.get('policy', ''))}"
-                    f" rule {decided.get('rule')}"
-                )
+            line = (
+                f"decided by {decided.get('action')} policy {clean_text(decided.get('policy', ''))}"
+                f" rule {decided.get('rule')}"
             )
+            console.print(Padding(Text(line), (0, 0, 0, 4)))
         if hop.get("reason"):
-            console.print(Text("      " + clean_text(hop["reason"], keep_newlines=False), style="dim"))
+            console.print(
+                Padding(Text(clean_text(hop["reason"], keep_newlines=False), style="dim"), (0, 0, 0, 4))
+            )
+    console.print()
     console.print(Text(clean_text(doc.get("explanation", ""))))
+    out.write("".join(line.rstrip(" ") + "\n" for line in buffer.getvalue().splitlines()))
