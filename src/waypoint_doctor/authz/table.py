@@ -250,7 +250,18 @@ def decision_table(
         if not attachment.applies or policy.action is not Action.ALLOW:
             continue
         if not policy.rules:
-            allow_nothing.append(policy.key)
+            # `spec: {}` beside other ALLOW policies at the same proxy is the documented
+            # default-deny pattern (e.g. mesh-wide in the root namespace, or on every waypoint
+            # through the GatewayClass): it only matters when it is the sole ALLOW there.
+            if not any(
+                other.applies
+                and other.policy.key != policy.key
+                and other.policy.action is Action.ALLOW
+                and other.policy.rules
+                and other.enforced_by is attachment.enforced_by
+                for other in attachments
+            ):
+                allow_nothing.append(policy.key)
             continue
         reasons = [never_matches(rule, policy, attachment) for rule in policy.rules]
         for rule, reason in zip(policy.rules, reasons, strict=True):
