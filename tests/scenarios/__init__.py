@@ -8,7 +8,7 @@ from scenariolib import Scenario, no_change
 
 HEALTHY = Scenario(name="healthy", doc="the how-to's MLflow setup, working", mutate=no_change, fails=set())
 
-_MODULES = ("wd1", "wd2", "wd3", "wd4", "wd5")
+_MODULES = ("wd1", "wd2", "wd3", "wd4", "wd5", "general")
 
 
 def all_scenarios() -> list[Scenario]:
