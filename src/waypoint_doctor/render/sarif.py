@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
+from urllib.parse import quote
 
 from waypoint_doctor import __version__
 from waypoint_doctor.checks.spec import Status
@@ -19,12 +21,25 @@ _LEVEL = {Status.FAIL: "error", Status.ERROR: "error", Status.WARN: "warning"}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
+def artifact_uri(file: str, cwd: Path | None = None) -> str:
+    """A file as code scanning wants it: relative to where the tool ran (the repository root
+    in CI), else an absolute file:// URI. Never a bare OS path, which is not a URI."""
+    path = Path(file)
+    if path.is_absolute():
+        base = (cwd or Path.cwd()).resolve()
+        try:
+            path = path.resolve().relative_to(base)
+        except ValueError:
+            return path.resolve().as_uri()
+    return quote(PurePosixPath(*path.parts).as_posix(), safe="/-._~")
+
+
 def _locations(evidence: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     locs: list[dict[str, Any]] = []
     for e in evidence:
         if e.get("file"):
             region = {"startLine": int(e["line"])} if isinstance(e.get("line"), int) and e["line"] > 0 else {}
-            phys: dict[str, Any] = {"artifactLocation": {"uri": str(e["file"])}}
+            phys: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(str(e["file"]))}}
             if region:
                 phys["region"] = region
             locs.append({"physicalLocation": phys})
@@ -43,24 +58,32 @@ def _all_checks(report: Any) -> list[CheckResult]:
 def render_sarif(report: Any, out: IO[str], color: bool = False) -> None:
     checks = _all_checks(report)
     rules: dict[str, dict[str, Any]] = {}
-    results = []
-    for r in checks:
+    for r in sorted(checks, key=lambda c: c.id):
+        # No helpUri: it must be an absolute URI and the doc is a path in our repository.
         rules.setdefault(
             r.id,
             {
                 "id": r.id,
-                "name": r.title.title().replace(" ", "").replace("-", ""),
+                "name": "".join(w[:1].upper() + w[1:] for w in r.title.replace("-", " ").split()),
                 "shortDescription": {"text": r.title},
-                "helpUri": r.doc,
-                "properties": {"category": r.category},
+                "help": {"text": f"{r.title}. Documentation: {r.doc} in the waypoint-doctor repository."},
+                "properties": {"category": r.category, "doc": r.doc},
             },
         )
+    index = {rule_id: i for i, rule_id in enumerate(rules)}
+    results = []
+    for r in checks:
         if r.status not in _LEVEL:
             continue
         text = clean_text(r.message)
         if r.remediation:
             text += "\nFix: " + clean_text(r.remediation)
-        result: dict[str, Any] = {"ruleId": r.id, "level": _LEVEL[r.status], "message": {"text": text}}
+        result: dict[str, Any] = {
+            "ruleId": r.id,
+            "ruleIndex": index[r.id],
+            "level": _LEVEL[r.status],
+            "message": {"text": text},
+        }
         locs = _locations(r.evidence)
         if locs:
             result["locations"] = locs
@@ -75,7 +98,7 @@ def render_sarif(report: Any, out: IO[str], color: bool = False) -> None:
                         "name": "waypoint-doctor",
                         "version": __version__,
                         "informationUri": "https://istio.io/latest/docs/ambient/",
-                        "rules": sorted(rules.values(), key=lambda x: x["id"]),
+                        "rules": list(rules.values()),
                     }
                 },
                 "results": results,
