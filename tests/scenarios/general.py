@@ -11,6 +11,8 @@ reference (`../shared/reference/istio-ambient.md`, section numbers in the commen
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import yaml
@@ -299,7 +301,10 @@ def _istio_123(c: Cluster) -> None:
         svc.pop("status", None)
     for pol in c.find_all("AuthorizationPolicy"):
         pol.pop("status", None)
-    c.label("Pod", NS, WAYPOINT_POD, "istio.io/gateway-name", GW)
+    for pod in c.find_all("Pod"):
+        labels = pod["metadata"].get("labels", {})
+        if "gateway.networking.k8s.io/gateway-name" in labels:
+            labels["istio.io/gateway-name"] = labels["gateway.networking.k8s.io/gateway-name"]
 
 
 def istio_123_healthy(c: Cluster) -> None:
@@ -898,5 +903,173 @@ SCENARIOS = [
         malformed_misc,
         {"WD202", "WD204", "WD307", "WD407"},
         warns=None,
+    ),
+]
+
+
+# -- second round --------------------------------------------------------------------------------
+def xns_gateway_policy_in_waypoint_ns(c: Cluster) -> None:
+    # the L7 policy lives with the waypoint and targets its Gateway: the right place (5.1)
+    _move_waypoint(c, allowed={"from": "All"})
+    pol = c.get("AuthorizationPolicy", NS, L7_POLICY)
+    pol["metadata"]["namespace"] = XNS
+    pol["spec"]["targetRefs"] = [{"kind": "Gateway", "group": "gateway.networking.k8s.io", "name": GW}]
+
+
+def xns_bound_by_namespace(c: Cluster) -> None:
+    # the Namespace carries use-waypoint and use-waypoint-namespace; the Service nothing
+    _move_waypoint(c, allowed={"from": "All"})
+    c.unlabel("Service", NS, SVC, "istio.io/use-waypoint")
+    c.unlabel("Service", NS, SVC, "istio.io/use-waypoint-namespace")
+    c.label("Namespace", None, NS, "istio.io/use-waypoint", GW)
+    c.label("Namespace", None, NS, "istio.io/use-waypoint-namespace", XNS)
+
+
+def _move_namespace(c: Cluster, kind: str, label: str, value: str, ns: str) -> None:
+    for obj in c.objects:
+        if obj.get("kind") in kind.split(",") and obj.get("metadata", {}).get("namespace") == ISTIO_NS:
+            labels = obj["metadata"].get("labels", {})
+            if labels.get(label) == value or obj["metadata"]["name"].startswith(value):
+                obj["metadata"]["namespace"] = ns
+    for key in [k for k in c.logs if k[0] == ISTIO_NS and k[1].startswith(value)]:
+        c.logs[(ns, key[1], key[2])] = c.logs.pop(key)
+
+
+def ztunnel_and_cni_elsewhere(c: Cluster) -> None:
+    # ztunnel in its own namespace, istio-cni in kube-system (as GKE requires)
+    c.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "ztunnel", "labels": {"kubernetes.io/metadata.name": "ztunnel"}},
+        }
+    )
+    _move_namespace(c, "DaemonSet,Pod,ServiceAccount", "app", "ztunnel", "ztunnel")
+    _move_namespace(c, "DaemonSet,Pod,ServiceAccount", "k8s-app", "istio-cni", "kube-system")
+
+
+def istiod_custom_namespace(c: Cluster) -> None:
+    # the whole control plane in istio-control; rootNamespace follows; a mesh-wide policy there
+    _waypoint_hop_rejected(c)
+    c.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "istio-control", "labels": {"kubernetes.io/metadata.name": "istio-control"}},
+        }
+    )
+    for obj in c.objects:
+        md = obj.get("metadata", {})
+        if md.get("namespace") == ISTIO_NS:
+            md["namespace"] = "istio-control"
+    for key in [k for k in c.logs if k[0] == ISTIO_NS]:
+        c.logs[("istio-control", key[1], key[2])] = c.logs.pop(key)
+    cm = c.get("ConfigMap", "istio-control", "istio")
+    cm["data"]["mesh"] = cm["data"]["mesh"].replace("istio-system", "istio-control")
+    pol = _mesh_allow_nothing()
+    pol["metadata"]["namespace"] = "istio-control"
+    c.add(pol)
+    c.remove("AuthorizationPolicy", NS, L4_POLICY)
+
+
+def old_ztunnel_log_quoting(c: Cluster) -> None:
+    # 2024 ztunnel quoted dst.hbone_addr (6.1); rejection without a reason (1.23)
+    _istio_123(c)
+    _l4_principals(c, "cluster.local/ns/default/sa/bookinfo-gateway-istio")
+    _waypoint_hop_rejected(c, reason=None)
+    for key, text in list(c.logs.items()):
+        c.logs[key] = re.sub(r"dst\.hbone_addr=([0-9.:]+)", r'dst.hbone_addr="\1"', text)
+
+
+def ztunnel_json_logs(c: Cluster) -> None:
+    # ztunnel with logAsJson: the rejection of the waypoint's hop (6.1)
+    _l4_principals(c, "cluster.local/ns/default/sa/bookinfo-gateway-istio")
+    line = {
+        "level": "error",
+        "time": "2026-11-21T14:24:07.000024Z",
+        "scope": "access",
+        "message": "connection complete",
+        "src.addr": "10.244.2.9:41270",
+        "src.workload": WAYPOINT_POD,
+        "src.namespace": NS,
+        "src.identity": f"spiffe://cluster.local/ns/{NS}/sa/{GW}",
+        "dst.addr": "10.244.1.7:15008",
+        "dst.hbone_addr": "10.244.1.7:9080",
+        "dst.service": f"{SVC}.{NS}.svc.cluster.local",
+        "dst.workload": PRODUCTPAGE_POD,
+        "dst.namespace": NS,
+        "dst.identity": f"spiffe://cluster.local/ns/{NS}/sa/bookinfo-productpage",
+        "direction": "inbound",
+        "bytes_sent": 0,
+        "bytes_recv": 0,
+        "duration": "0ms",
+        "error": "connection closed due to policy rejection: allow policies exist, but none allowed",
+    }
+    c.append_log(ISTIO_NS, ZTUNNEL_WORKER, "istio-proxy", json.dumps(line))
+
+
+def waypoint_for_all_workload_bound(c: Cluster) -> None:
+    # waypoint-for all, pods labelled too: healthy
+    c.label("Gateway", NS, GW, "istio.io/waypoint-for", "all")
+
+
+SCENARIOS += [
+    _bookinfo(
+        "general-xns-gateway-policy-in-waypoint-ns",
+        "cross-namespace waypoint; the L7 policy lives with it and targets its Gateway (5.1)",
+        xns_gateway_policy_in_waypoint_ns,
+        set(),
+    ),
+    _bookinfo(
+        "general-xns-bound-by-namespace",
+        "cross-namespace waypoint bound by the Namespace's use-waypoint and use-waypoint-namespace",
+        xns_bound_by_namespace,
+        set(),
+    ),
+    _bookinfo(
+        "general-ztunnel-and-cni-elsewhere",
+        "ztunnel in namespace ztunnel, istio-cni in kube-system",
+        ztunnel_and_cni_elsewhere,
+        set(),
+    ),
+    _bookinfo(
+        "general-istiod-custom-namespace",
+        "control plane and root namespace istio-control; an allow-nothing there blocks the hop",
+        istiod_custom_namespace,
+        {"WD409", "WD502"},
+        {"WD410"},
+    ),
+    _bookinfo(
+        "general-old-ztunnel-log-quoting",
+        "1.23 log lines with a quoted dst.hbone_addr and a reasonless rejection",
+        old_ztunnel_log_quoting,
+        {"WD409", "WD502"},
+        skips=PRE_124_SKIPS,
+    ),
+    _bookinfo(
+        "general-ztunnel-json-logs",
+        "ztunnel logAsJson: the hop rejection",
+        ztunnel_json_logs,
+        {"WD409", "WD502"},
+    ),
+    _bookinfo("general-waypoint-for-all", "waypoint-for all", waypoint_for_all_workload_bound, set()),
+]
+
+
+def istio_122_cross_namespace(c: Cluster) -> None:
+    # use-waypoint-namespace arrived in 1.23 (reference 0, 2.1): a 1.22 istiod looks for the
+    # waypoint in the Service's own namespace, finds none, and traffic goes direct
+    xns_healthy(c)
+    _istio_123(c)
+    set_images(c, "1.22.6")
+
+
+SCENARIOS += [
+    _bookinfo(
+        "general-istio-1.22-cross-namespace",
+        "1.22 ignores use-waypoint-namespace: no waypoint named waypoint in default",
+        istio_122_cross_namespace,
+        {"WD302"},
+        skips=PRE_124_SKIPS,
     ),
 ]

@@ -369,11 +369,18 @@ def service_bound(ctx: CheckContext) -> Outcome:
     message = f"{name} is bound to waypoint {b.ref} by {via}{overrides}"
     version = ctx.facts.istio_version
     if b.waypoint_namespace != ns and version is not None and not version.at_least(1, 23):
-        return warned(
-            message + f", but Istio {version.minor_text} ignores {USE_WAYPOINT_NAMESPACE} (added in 1.23)",
-            evidence,
-            "Upgrade Istio to 1.23 or later, or run the waypoint in the service's namespace.",
-        )
+        ignored = f", but Istio {version.minor_text} ignores {USE_WAYPOINT_NAMESPACE} (added in 1.23)"
+        fix = "Upgrade Istio to 1.23 or later, or run the waypoint in the service's namespace."
+        # istiod then looks for the waypoint in the Service's namespace; without one there the
+        # binding fails and ztunnel sends traffic direct, around the L7 policy (reference 2.1)
+        if ctx.view.missing(GATEWAYS, ns) is None and ctx.view.get(GATEWAYS, ns, b.waypoint_name) is None:
+            return failed(
+                f"{name} is not bound: its {USE_WAYPOINT} names waypoint {b.ref}{ignored} and looks for "
+                f"{ns}/{b.waypoint_name}, which does not exist, so traffic bypasses the waypoint",
+                evidence,
+                fix,
+            )
+        return warned(message + ignored + f": it binds to {ns}/{b.waypoint_name} instead", evidence, fix)
     return passed(message, evidence)
 
 
