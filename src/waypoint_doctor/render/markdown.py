@@ -96,7 +96,8 @@ def _checks_md(checks: tuple[CheckResult, ...], lines: list[str], level: str = "
             lines.append("")
         if r.remediation:
             lines += ["Fix:", "", *_remediation_md(r.remediation)]
-        lines += [f"Doc: `{clean_text(r.doc, keep_newlines=False)}`", ""]
+        if r.doc:
+            lines += [f"Doc: {_code_span(r.doc)}", ""]
 
 
 def _service_md(report: Report, lines: list[str], level: str = "#") -> None:

@@ -117,9 +117,6 @@ def _decision_matrix(evidence: tuple) -> Table | None:
         box=None,
         pad_edge=False,
         padding=(0, 1),
-        title=f"principals: {clean_text(prefix)}…" if prefix else None,
-        title_justify="left",
-        title_style="dim",
     )
     # The row labels give way (fold) before the column headers get cut.
     grid.add_column("principal" if across_ops else "operation", no_wrap=across_ops, overflow="fold")
@@ -186,6 +183,12 @@ def _details(checks: tuple[CheckResult, ...]) -> list[Any]:
         parts.append(_indented(message))
         matrix = _decision_matrix(r.evidence)
         if matrix is not None:
+            decisions = [str(e.get("principal", "")) for e in r.evidence if e.get("kind") == "Decision"]
+            prefix = _common_identity_prefix(decisions)
+            if prefix:
+                parts.append(
+                    _indented(f"principals: {clean_text(prefix, keep_newlines=False)}…", style="dim")
+                )
             parts.append(Padding(matrix, (0, 0, 0, 2), expand=False))
             if any(
                 str(e.get("denied_at", "")).endswith("->workload")
@@ -266,8 +269,7 @@ def _service_renderables(report: Report, width: int) -> list[Any]:
     coverage = _coverage_warning(report)
     return [
         _header(report),
-        _checks_table(report.checks, width),
-        Text(""),
+        _checks_table(report.checks, width),  # its box ends with a blank line
         *_details(report.checks),
         _score_line(report),
         *([coverage] if coverage is not None else []),
