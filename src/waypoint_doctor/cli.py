@@ -42,17 +42,20 @@ NamespaceOpt = Annotated[
     typer.Option(
         "-n",
         "--namespace",
+        metavar="NAMESPACE",
         help="Namespace of the service (default: the context's, else default).",
         rich_help_panel="Cluster",
     ),
 ]
 ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubeconfig context to use.", rich_help_panel="Cluster")
+    str | None,
+    typer.Option("--context", metavar="NAME", help="Kubeconfig context to use.", rich_help_panel="Cluster"),
 ]
 KubeconfigOpt = Annotated[
     str | None,
     typer.Option(
         "--kubeconfig",
+        metavar="FILE",
         help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
         rich_help_panel="Cluster",
     ),
@@ -61,6 +64,7 @@ SnapshotOpt = Annotated[
     str | None,
     typer.Option(
         "--snapshot",
+        metavar="PATH",
         help="Read a snapshot directory or .tar.gz instead of a live cluster.",
         rich_help_panel="Cluster",
     ),
@@ -68,35 +72,61 @@ SnapshotOpt = Annotated[
 TimeoutOpt = Annotated[
     float,
     typer.Option(
-        "--request-timeout", help="Seconds to wait for each API request.", rich_help_panel="Cluster"
+        "--request-timeout",
+        metavar="SECONDS",
+        help="Seconds to wait for each API request.",
+        rich_help_panel="Cluster",
     ),
 ]
 OutputOpt = Annotated[
     str,
     typer.Option(
-        "-o", "--output", help="table, json, yaml, markdown, junit or sarif.", rich_help_panel="Output"
+        "-o",
+        "--output",
+        metavar="FORMAT",
+        help="table, json, yaml, markdown, junit or sarif.",
+        rich_help_panel="Output",
     ),
 ]
 NoColorOpt = Annotated[
-    bool, typer.Option("--no-color", help="Never colour the output.", rich_help_panel="Output")
+    bool, typer.Option("--no-color", metavar="", help="Never colour the output.", rich_help_panel="Output")
 ]
 AllServicesOpt = Annotated[
-    bool, typer.Option("--all", help="Every waypoint-bound or policy-targeted service of the namespace.")
+    bool,
+    typer.Option(
+        "--all", metavar="", help="Every waypoint-bound or policy-targeted service of the namespace."
+    ),
 ]
-AllNamespacesOpt = Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace.")]
+AllNamespacesOpt = Annotated[
+    bool, typer.Option("-A", "--all-namespaces", metavar="", help="Every namespace.")
+]
 SinceOpt = Annotated[
-    str, typer.Option("--since", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence")
+    str,
+    typer.Option("--since", metavar="DURATION", help="Log window, e.g. 15m, 1h.", rich_help_panel="Evidence"),
 ]
 NoLogsOpt = Annotated[
-    bool, typer.Option("--no-logs", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence")
+    bool,
+    typer.Option(
+        "--no-logs", metavar="", help="Do not read ztunnel or waypoint logs.", rich_help_panel="Evidence"
+    ),
 ]
 IstioctlOpt = Annotated[
     str | None,
-    typer.Option("--istioctl", help="Path to istioctl (default: found on PATH).", rich_help_panel="Evidence"),
+    typer.Option(
+        "--istioctl",
+        metavar="PATH",
+        help="Path to istioctl (default: found on PATH).",
+        rich_help_panel="Evidence",
+    ),
 ]
 FailOnOpt = Annotated[
     str,
-    typer.Option("--fail-on", help="Exit 1 at this level or worse: fail or warn.", rich_help_panel="Output"),
+    typer.Option(
+        "--fail-on",
+        metavar="LEVEL",
+        help="Exit 1 at this level or worse: fail or warn.",
+        rich_help_panel="Output",
+    ),
 ]
 
 
@@ -189,7 +219,7 @@ def _run_guarded(fn: Any) -> None:
 @app.command("check")
 def check_cmd(
     service: Annotated[
-        str | None, typer.Argument(help="The Service to diagnose.", show_default=False)
+        str | None, typer.Argument(metavar="SERVICE", help="The Service to diagnose.", show_default=False)
     ] = None,
     namespace: NamespaceOpt = None,
     all_services: AllServicesOpt = False,
@@ -258,7 +288,8 @@ def main() -> None:
 @app.command("snapshot")
 def snapshot_cmd(
     service: Annotated[
-        str | None, typer.Argument(help="The Service the snapshot is for.", show_default=False)
+        str | None,
+        typer.Argument(metavar="SERVICE", help="The Service the snapshot is for.", show_default=False),
     ] = None,
     namespace: NamespaceOpt = None,
     dest: Annotated[
@@ -266,6 +297,7 @@ def snapshot_cmd(
         typer.Option(
             "-o",
             "--output",
+            metavar="PATH",
             help="Where to write: a new directory, or a file ending in .tar.gz.",
             rich_help_panel="Output",
         ),
@@ -274,6 +306,7 @@ def snapshot_cmd(
         bool,
         typer.Option(
             "--anonymize",
+            metavar="",
             help="Mask names and IP addresses (consistently: the snapshot still diagnoses the same).",
             rich_help_panel="Output",
         ),
@@ -290,8 +323,9 @@ def snapshot_cmd(
 ) -> None:
     """Save what `check` reads (objects, logs, istioctl outputs) to diagnose later or elsewhere.
 
-    Secrets never go in; --anonymize also masks names and addresses. Read it back with
-    `waypoint-doctor check SERVICE -n NS --snapshot PATH`.
+    Secrets never go in; --anonymize also masks names and addresses.
+
+    Read it back with: waypoint-doctor check SERVICE -n NS --snapshot PATH
     """
 
     def run() -> int:
@@ -344,6 +378,7 @@ def lint_cmd(
         typer.Option(
             "-f",
             "--filename",
+            metavar="FILE",
             help="A manifest file, a directory (recursively) or - for stdin; repeatable.",
             show_default=False,
         ),
@@ -351,7 +386,10 @@ def lint_cmd(
     namespace: Annotated[
         str | None,
         typer.Option(
-            "-n", "--namespace", help="Namespace for objects that do not name one (as kubectl apply -n)."
+            "-n",
+            "--namespace",
+            metavar="NAMESPACE",
+            help="Namespace for objects that do not name one (as kubectl apply -n).",
         ),
     ] = None,
     output: OutputOpt = "table",
@@ -389,35 +427,42 @@ if __name__ == "__main__":
 # -- what-if -----------------------------------------------------------------------------------
 @app.command("what-if")
 def what_if_cmd(
-    service: Annotated[str, typer.Argument(help="The Service the request goes to.", show_default=False)],
+    service: Annotated[
+        str, typer.Argument(metavar="SERVICE", help="The Service the request goes to.", show_default=False)
+    ],
     source: Annotated[
         str,
         typer.Option(
             "--from",
+            metavar="SOURCE",
             help="Who asks: a principal (cluster.local/ns/NS/sa/SA), pod/NAME or sa/NAME.",
             show_default=False,
         ),
     ],
-    method: Annotated[str, typer.Option("--method", help="HTTP method.")] = "GET",
-    path: Annotated[str, typer.Option("--path", help="HTTP path.")] = "/",
+    method: Annotated[str, typer.Option("--method", metavar="METHOD", help="HTTP method.")] = "GET",
+    path: Annotated[str, typer.Option("--path", metavar="PATH", help="HTTP path.")] = "/",
     port: Annotated[
-        int | None, typer.Option("--port", help="Service port (default: its first port).")
+        int | None, typer.Option("--port", metavar="PORT", help="Service port (default: its first port).")
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="Host/authority header.")] = None,
+    host: Annotated[str | None, typer.Option("--host", metavar="HOST", help="Host/authority header.")] = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
     snapshot: SnapshotOpt = None,
     request_timeout: TimeoutOpt = 15.0,
     output: Annotated[
-        str, typer.Option("-o", "--output", help="table, json or yaml.", rich_help_panel="Output")
+        str,
+        typer.Option(
+            "-o", "--output", metavar="FORMAT", help="table, json or yaml.", rich_help_panel="Output"
+        ),
     ] = "table",
     no_color: NoColorOpt = False,
 ) -> None:
     """Would this request be allowed? Walks it through every hop and names the policy and rule.
 
-    Exit codes follow `kubectl auth can-i`: 0 allowed, 1 denied, 4 undecidable (CUSTOM
-    authorizer, a condition on data the question did not give), 2 usage, 3 cluster unreachable.
+    Exit codes as `kubectl auth can-i`: 0 allowed, 1 denied, 4 undecidable, 2 usage, 3 unreachable.
+
+    Undecidable: a CUSTOM authorizer, or a condition on data the question did not give.
     """
 
     def run() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import IO, Any
 
 from rich import box
@@ -32,6 +33,8 @@ _STYLE = {
     Status.ERROR: ("ERROR", "bold magenta"),
     Status.INFO: ("INFO", "cyan"),
 }
+# Blanks at the end of a line, before any colour reset codes.
+_TRAILING_BLANKS = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$")
 # Without a terminal and without COLUMNS: wide enough for a log file or a pager.
 DEFAULT_WIDTH = 120
 # An evidence value longer than this is cut on the terminal; -o json has it whole.
@@ -79,7 +82,7 @@ def _checks_table(checks: tuple[CheckResult, ...], width: int) -> Table:
             if current is not None:
                 table.add_section()
             current = family
-            table.add_row("", "", Text(FAMILIES.get(family, "Other"), style="bold underline"), "")
+            table.add_row("", "", Text(FAMILIES.get(family, "Other"), style="bold"), "")
         message = clean_text(result.message, keep_newlines=False)
         if _shown_in_detail(result):  # in full below: two or three lines are enough here
             message = _shorten(message, max(100, 3 * finding_width))
@@ -282,7 +285,7 @@ def render_table(report: Any, out: IO[str], color: bool = False, width: int | No
     buffer = io.StringIO()
     _render_into(report, buffer, color, width)
     # Tables pad every line to the width; trailing blanks only get in the way of copy-paste.
-    out.write("".join(line.rstrip(" ") + "\n" for line in buffer.getvalue().splitlines()))
+    out.write("".join(_TRAILING_BLANKS.sub(r"\1", line) + "\n" for line in buffer.getvalue().splitlines()))
 
 
 def _render_into(report: Any, out: IO[str], color: bool, width: int | None) -> None:
