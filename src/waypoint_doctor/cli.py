@@ -186,9 +186,14 @@ def findings_exit_code(statuses: list[str], fail_on: str) -> int:
 
 def _run_guarded(fn: Any) -> None:
     """Map every expected failure to one clear line and its exit code; never a traceback."""
+    import warnings
+
     from waypoint_doctor.collect.errors import ClusterUnreachable
     from waypoint_doctor.collect.snapshot_dir import SnapshotError
 
+    # The kubeconfig's insecure-skip-tls-verify is the user's choice, as with kubectl: urllib3's
+    # per-request warning would only clutter stderr (a CI log, a terminal mid-incident).
+    warnings.filterwarnings("ignore", message="Unverified HTTPS request")
     try:
         code = fn()
     except UsageError as exc:
