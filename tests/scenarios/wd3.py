@@ -630,3 +630,52 @@ SCENARIOS = [
         fails=set(),
     ),
 ]
+
+
+# -- WD310: can callers skip the waypoint? --------------------------------------------------------
+REQUIRE_WAYPOINT = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: mlflow-require-waypoint, namespace: kagenti-system}
+spec:
+  selector: {matchLabels: {app: mlflow}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/kagenti-system/sa/mlflow-waypoint]}}]
+"""
+ALLOW_NOTHING = """
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-nothing, namespace: kagenti-system}
+spec: {}
+"""
+
+
+def require_waypoint(c: Cluster) -> None:
+    c.add(REQUIRE_WAYPOINT)
+
+
+def auto_allow_waypoint(c: Cluster) -> None:
+    """istiod synthesises the waypoint's ALLOW at ztunnel; a namespace allow-nothing then
+    shuts everything else out, and the waypoint hop still works (reference 4, 5.4)."""
+    istiod = c.get("Deployment", "istio-system", "istiod")
+    istiod["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "PILOT_AUTO_ALLOW_WAYPOINT_POLICY", "value": "true"}
+    )
+    c.add(ALLOW_NOTHING)
+
+
+SCENARIOS += [
+    Scenario(
+        "require-waypoint-policy",
+        "a selector ALLOW admits only the waypoint at mlflow's pods: nothing can skip the waypoint",
+        require_waypoint,
+        fails=set(),
+    ),
+    Scenario(
+        "auto-allow-waypoint-with-allow-nothing",
+        "PILOT_AUTO_ALLOW_WAYPOINT_POLICY=true and a namespace allow-nothing: the waypoint hop is allowed",
+        auto_allow_waypoint,
+        fails=set(),
+    ),
+]

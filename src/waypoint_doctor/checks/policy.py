@@ -27,6 +27,7 @@ from waypoint_doctor.authz import (
 )
 from waypoint_doctor.authz.attach import GATEWAY_GROUP, TARGET_KIND_SINCE, WAYPOINT_GATEWAY_CLASS
 from waypoint_doctor.authz.attributes import ztunnel_http_attributes
+from waypoint_doctor.authz.hops import auto_allow_waypoint_policy
 from waypoint_doctor.authz.match import CLUSTER_LOCAL, SPIFFE_PREFIX, parse_identity, split_service_account
 from waypoint_doctor.authz.validate import ALLOWED_TARGET_REFS
 from waypoint_doctor.checks.spec import (
@@ -767,8 +768,8 @@ def ztunnel_admits_waypoint(ctx: CheckContext) -> Outcome:
     inputs = policy_inputs(ctx)
     if inputs.target.waypoint is None or inputs.waypoint_identity is None:
         return passed("the service is not bound to a waypoint: no waypoint-to-pod hop")
-    at_ztunnel = [a.policy for a in inputs.applied if a.enforced_by is Enforcer.ZTUNNEL]
-    port = _workload_port(ctx)
+    at_ztunnel = ztunnel_policies_at_pods(ctx, inputs)
+    port = workload_port(ctx)
     decision = evaluate(
         at_ztunnel,
         Request(principal=inputs.waypoint_identity, method=None, path=None, port=port),
@@ -823,7 +824,19 @@ def ztunnel_admits_waypoint(ctx: CheckContext) -> Outcome:
     )
 
 
-def _workload_port(ctx: CheckContext) -> int | None:
+def ztunnel_policies_at_pods(ctx: CheckContext, inputs: PolicyInputs) -> list[AuthorizationPolicy]:
+    """The policies the destination ztunnel enforces on the service's pods, with istiod's
+    synthetic waypoint ALLOW when PILOT_AUTO_ALLOW_WAYPOINT_POLICY is on."""
+    policies = [a.policy for a in inputs.applied if a.enforced_by is Enforcer.ZTUNNEL]
+    waypoint = inputs.target.waypoint
+    if ctx.facts.auto_allow_waypoint and waypoint is not None and inputs.waypoint_identity:
+        policies.append(
+            auto_allow_waypoint_policy(waypoint.namespace, waypoint.name, inputs.waypoint_identity)
+        )
+    return policies
+
+
+def workload_port(ctx: CheckContext) -> int | None:
     service = ctx.facts.service
     ports = (service or {}).get("spec", {}).get("ports") if isinstance(service, dict) else None
     if isinstance(ports, list) and ports and isinstance(ports[0], dict):
@@ -857,7 +870,7 @@ def effective_decision_table(ctx: CheckContext) -> Outcome:
         known_principals=known,
         trust_domain=inputs.trust_domain,
         aliases=inputs.aliases,
-        workload_port=_workload_port(ctx),
+        workload_port=workload_port(ctx),
     )
     evidence: list[dict[str, object]] = [
         {

@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
-from waypoint_doctor.checks import binding, controlplane, enrollment, evidence, policy
+from waypoint_doctor.checks import binding, controlplane, enrollment, evidence, policy, traversal
 from waypoint_doctor.checks.spec import CheckSpec
 
 ALL_CHECKS: tuple[CheckSpec, ...] = tuple(
     sorted(
-        (*controlplane.CHECKS, *enrollment.CHECKS, *binding.CHECKS, *policy.CHECKS, *evidence.CHECKS),
+        (
+            *controlplane.CHECKS,
+            *enrollment.CHECKS,
+            *binding.CHECKS,
+            *policy.CHECKS,
+            *evidence.CHECKS,
+            *traversal.CHECKS,
+        ),
         key=lambda spec: spec.id,
     )
 )
