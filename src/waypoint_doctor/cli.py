@@ -22,6 +22,7 @@ from waypoint_doctor.options import (
     parse_duration,
     validate_namespace,
     validate_service_name,
+    validate_target_scope,
 )
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_CLUSTER = 0, 1, 2, 3
@@ -243,10 +244,7 @@ def check_cmd(
     """Run the whole checklist for a Service and print a graded report."""
 
     def run() -> int:
-        if service is None and not (all_services or all_namespaces):
-            raise UsageError("name a SERVICE, or use --all (one namespace) or -A (every namespace)")
-        if service is not None and (all_services or all_namespaces):
-            raise UsageError("name a SERVICE or use --all/-A, not both")
+        validate_target_scope(service, all_services, all_namespaces)
         cmd = CheckCommand(
             service=validate_service_name(service) if service is not None else None,
             namespace=validate_namespace(namespace) if namespace is not None else None,
@@ -343,10 +341,7 @@ def snapshot_cmd(
 
         if not dest:
             raise UsageError("name where to write the snapshot: -o DIR or -o FILE.tar.gz")
-        if service is None and not (all_services or all_namespaces):
-            raise UsageError("name a SERVICE, or use --all (one namespace) or -A (every namespace)")
-        if service is not None and (all_services or all_namespaces):
-            raise UsageError("name a SERVICE or use --all/-A, not both")
+        validate_target_scope(service, all_services, all_namespaces)
         cmd = SnapshotCommand(
             service=validate_service_name(service) if service is not None else None,
             namespace=validate_namespace(namespace) if namespace is not None else None,

@@ -32,6 +32,14 @@ def validate_service_name(name: str) -> str:
     return name
 
 
+def validate_target_scope(service: str | None, all_services: bool, all_namespaces: bool) -> None:
+    """One service, or --all / -A: exactly one of them."""
+    if service is None and not (all_services or all_namespaces):
+        raise UsageError("name a SERVICE, or use --all (one namespace) or -A (every namespace)")
+    if service is not None and (all_services or all_namespaces):
+        raise UsageError("name a SERVICE or use --all/-A, not both")
+
+
 def parse_duration(text: str) -> int:
     """`15m`, `1h30m`, `90s` or a bare number of seconds."""
     text = text.strip()
