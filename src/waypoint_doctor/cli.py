@@ -410,8 +410,10 @@ def lint_cmd(
         if cmd.output.fmt in ("table", "markdown"):
             from waypoint_doctor.lint.render import render_lint_markdown, render_lint_table
 
-            renderer = render_lint_table if cmd.output.fmt == "table" else render_lint_markdown
-            renderer(report, sys.stdout, cmd.output.color)
+            if cmd.output.fmt == "table":
+                render_lint_table(report, sys.stdout, cmd.output.color, width=_terminal_width())
+            else:
+                render_lint_markdown(report, sys.stdout, cmd.output.color)
             sys.stdout.flush()
         else:
             _render(report, cmd.output)

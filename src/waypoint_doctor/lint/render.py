@@ -6,7 +6,8 @@ YAML, JUnit and SARIF come from the shared renderers.
 
 from __future__ import annotations
 
-from typing import IO
+import io
+from typing import IO, Any
 
 from waypoint_doctor.checks.spec import Status
 from waypoint_doctor.lint.report import LintReport
@@ -44,17 +45,37 @@ def _counts(report: LintReport) -> str:
     return ", ".join(f"{s.get(k, 0)} {k}" for k in ("fail", "warn", "info", "pass", "skip", "error"))
 
 
-def render_lint_table(report: LintReport, out: IO[str], color: bool = False) -> None:
+def _print_fix(console: Any, remediation: str, indent: int) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from waypoint_doctor.render.remediation import split_remediation
+
+    for block in split_remediation(clean_text(remediation)):
+        for line in block.text.splitlines():
+            if block.kind == "prose":
+                console.print(Padding(Text(line), (0, 0, 0, indent)))
+            else:  # a command or YAML: never wrapped by us, so it pastes as written
+                console.print(Text(" " * indent + line), soft_wrap=True)
+
+
+def render_lint_table(
+    report: LintReport, out: IO[str], color: bool = False, width: int | None = None
+) -> None:
+    """`width`: the terminal's columns (the CLI passes COLUMNS or the tty size); else 120."""
+    from rich import box
     from rich.console import Console
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
+    buffer = io.StringIO()
     console = Console(
-        file=out,
+        file=buffer,
         force_terminal=color,
         no_color=not color,
         color_system="auto" if color else None,
-        width=None if color else 160,
+        width=width or 120,
         soft_wrap=False,
         highlight=False,
     )
@@ -69,8 +90,19 @@ def render_lint_table(report: LintReport, out: IO[str], color: bool = False) -> 
         )
     )
     findings = [r for r in report.checks if r.evidence]
-    if findings:
-        table = Table(show_header=True, header_style="bold", pad_edge=False)
+    if findings and console.width < 120:
+        # Narrow terminal: one finding per paragraph, as compilers and linters print them.
+        console.print("")
+        for r in findings:
+            label, style = _STYLE[r.status]
+            console.print(Text.assemble((label, style), " ", (r.id, "bold"), " ", clean_text(_where(r))))
+            console.print(Padding(Text(clean_text(r.message, keep_newlines=False)), (0, 0, 0, 2)))
+            if r.remediation and r.status in (Status.FAIL, Status.WARN):
+                console.print(Padding(Text("fix:", style="bold"), (0, 0, 0, 2)))
+                _print_fix(console, r.remediation, indent=4)
+        console.print("")
+    elif findings:
+        table = Table(show_header=True, header_style="bold", pad_edge=False, box=box.SIMPLE_HEAD)
         table.add_column("Status", no_wrap=True)
         table.add_column("Check", no_wrap=True)
         table.add_column("Where", no_wrap=True)
@@ -89,7 +121,7 @@ def render_lint_table(report: LintReport, out: IO[str], color: bool = False) -> 
         for r in findings:
             if r.remediation and r.status in (Status.FAIL, Status.WARN):
                 console.print(Text.assemble((f"{r.id} ", "bold"), clean_text(_where(r)), (" fix:", "bold")))
-                console.print(Text(clean_text(r.remediation)), style="", overflow="fold")
+                _print_fix(console, r.remediation, indent=2)
                 console.print("")
     quiet = [r for r in report.checks if not r.evidence]
     if quiet:
@@ -100,6 +132,8 @@ def render_lint_table(report: LintReport, out: IO[str], color: bool = False) -> 
             )
         )
     console.print(Text(_counts(report), style="bold"))
+    # Tables and padding fill lines to the width; trailing blanks only hinder copy-paste.
+    out.write("".join(line.rstrip(" ") + "\n" for line in buffer.getvalue().splitlines()))
 
 
 def _cell(text: str) -> str:
