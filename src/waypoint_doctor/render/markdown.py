@@ -112,6 +112,14 @@ def _service_md(report: Report, lines: list[str], level: str = "#") -> None:
         f"Source: {_inline(src.get('kind', ''))} {_inline(where)}; generated {report.generated_at}.",
         "",
     ]
+    s = report.summary
+    verdicts = sum(s.get(k, 0) for k in ("pass", "warn", "fail", "error"))
+    if s.get("skip", 0) > verdicts:  # a grade earned by skipping must not read as healthy
+        lines += [
+            f"> **Only {verdicts} of {verdicts + s.get('skip', 0)} checks could run**: the others' inputs "
+            "are missing from the snapshot or unreadable; the grade covers those alone.",
+            "",
+        ]
     _checks_md(report.checks, lines, level + "##")
 
 
