@@ -419,3 +419,19 @@ def test_whatif_text() -> None:
         "\n"
         "Allowed.\n"
     )
+
+
+def test_table_names_a_fix_already_shown_instead_of_repeating_it() -> None:
+    first = CHECKS[1]
+    second = CheckResult(
+        "WD502",
+        "ztunnel policy rejections",
+        "evidence",
+        Status.FAIL,
+        "ztunnel rejects the waypoint",
+        remediation="The pods refuse the waypoint. Admit it there:\n" + FIX.split("\n", 1)[1],
+        doc="docs/checks/WD502.md",
+    )
+    out = _render(render_table, _report((first, second)), width=100)
+    assert out.count("kind: AuthorizationPolicy") == 1
+    assert "    (the same command as in the fix of WD409 above)\n" in out

@@ -166,18 +166,25 @@ def _code_line(line: str, level: int = 2) -> Text:
     return Text("  " * level + line, no_wrap=True, overflow="ignore")
 
 
-def _remediation(text: str) -> list[Any]:
+def _remediation(text: str, check_id: str, shown: dict[str, str]) -> list[Any]:
+    """The fix; a multi-line block already printed for an earlier check is named, not repeated
+    (WD409 and WD502 both end in the same allow-waypoint policy)."""
     parts: list[Any] = []
     for block in split_remediation(clean_text(text)):
         if block.kind == "prose":
             parts.extend(_indented(line, 2) for line in block.text.splitlines())
+        elif block.text in shown and "\n" in block.text:
+            what = "command" if block.kind == "shell" else "YAML"
+            parts.append(_indented(f"(the same {what} as in the fix of {shown[block.text]} above)", 2, "dim"))
         else:
+            shown.setdefault(block.text, check_id)
             parts.extend(_code_line(line) for line in block.text.splitlines())
     return parts
 
 
 def _details(checks: tuple[CheckResult, ...]) -> list[Any]:
     parts: list[Any] = []
+    shown: dict[str, str] = {}
     for r in sorted(checks, key=lambda r: r.id):
         if not _shown_in_detail(r):
             continue
@@ -209,7 +216,7 @@ def _details(checks: tuple[CheckResult, ...]) -> list[Any]:
             parts.append(_indented(f"… and {len(others) - 12} more (see -o json)", style="dim"))
         if r.remediation:
             parts.append(_indented("Fix:", style="bold"))
-            parts.extend(_remediation(r.remediation))
+            parts.extend(_remediation(r.remediation, r.id, shown))
         parts.append(_indented(f"docs: {r.doc}", style="dim"))
         parts.append(Text(""))
     return parts
