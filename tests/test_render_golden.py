@@ -226,7 +226,7 @@ Source: snapshot snap/; generated 2026-11-20T10:15:00Z.
 
 </details>
 
-### WD409 ztunnel policies admit the waypoint (fail)
+## WD409 ztunnel policies admit the waypoint (fail)
 
 the destination ztunnel denies the waypoint: no ALLOW rule names it
 
@@ -256,7 +256,7 @@ EOF
 
 Doc: `docs/checks/WD409.md`
 
-### WD410 Effective decision table (warn)
+## WD410 Effective decision table (warn)
 
 1 of 2 probes allowed
 

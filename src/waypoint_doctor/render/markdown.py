@@ -120,7 +120,7 @@ def _service_md(report: Report, lines: list[str], level: str = "#") -> None:
             "are missing from the snapshot or unreadable; the grade covers those alone.",
             "",
         ]
-    _checks_md(report.checks, lines, level + "##")
+    _checks_md(report.checks, lines, level + "#")
 
 
 def render_markdown(report: Any, out: IO[str], color: bool = False) -> None:
