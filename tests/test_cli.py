@@ -154,3 +154,12 @@ def test_every_format_renders(fmt: str) -> None:
     else:
         assert "Grade" in res.stdout
         assert "\x1b[" not in res.stdout  # no colour when not a terminal
+
+
+def test_empty_snapshot_is_a_usage_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here")
+    res = run_cli("check", "mlflow", "-n", "kagenti-system", "--snapshot", str(empty))
+    assert res.returncode == 2
+    assert "no Kubernetes objects" in res.stderr

@@ -137,6 +137,12 @@ def load_snapshot_dir(root: Path, *, display_path: str | None = None) -> Cluster
             if path.is_file():
                 istioctl[path.name] = path.read_text(encoding="utf-8", errors="replace")
 
+    if not objects and not logs and not istioctl and not meta:
+        raise SnapshotError(
+            f"{root}: no Kubernetes objects found (expected *.yaml, *.yml or *.json files with objects, "
+            "e.g. kubectl get … -o yaml output)"
+        )
+
     declared = meta.get("collected")
     if isinstance(declared, list):
         collected = {str(x) for x in declared}
