@@ -86,7 +86,11 @@ class ServiceTarget:
 
     @staticmethod
     def labels(pairs: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted((pairs or {}).items()))
+        # a value that is not a string (a malformed object) is compared as text: it matches
+        # no real label, so the selector stays as narrow as written
+        if not isinstance(pairs, Mapping):
+            return ()
+        return tuple(sorted((str(k), v if isinstance(v, str) else str(v)) for k, v in pairs.items()))
 
 
 class RuleFate(StrEnum):

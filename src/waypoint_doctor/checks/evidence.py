@@ -170,18 +170,20 @@ def _safe_all(values: Iterable[str]) -> list[str]:
 
 
 def _pod_ips(pod: Obj) -> set[str]:
-    ips = {dig(pod, "status", "podIP")}
-    for entry in dig(pod, "status", "podIPs", default=[]) or []:
+    ips = [dig(pod, "status", "podIP")]
+    entries = dig(pod, "status", "podIPs", default=[])
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, Mapping):
-            ips.add(entry.get("ip"))
+            ips.append(entry.get("ip"))
     return {ip for ip in ips if isinstance(ip, str) and ip}
 
 
 def _service_ips(service: Obj | None) -> set[str]:
     if service is None:
         return set()
-    ips = {dig(service, "spec", "clusterIP")}
-    ips.update(dig(service, "spec", "clusterIPs", default=[]) or [])
+    ips = [dig(service, "spec", "clusterIP")]
+    more = dig(service, "spec", "clusterIPs", default=[])
+    ips.extend(more if isinstance(more, list) else [])
     return {ip for ip in ips if isinstance(ip, str) and ip and ip != "None"}
 
 

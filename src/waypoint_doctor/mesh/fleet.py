@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from waypoint_doctor.collect.view import ClusterView, dig, obj_name, obj_namespace
+from waypoint_doctor.collect.view import ClusterView, dig, obj_labels, obj_name, obj_namespace
 from waypoint_doctor.mesh.binding import resolve_waypoint_binding
 
 
@@ -29,7 +29,7 @@ def services_in_scope(view: ClusterView, namespaces: tuple[str, ...] | None) -> 
         ns = obj_namespace(svc)
         if namespaces is not None and ns not in namespaces:
             continue
-        if svc.get("metadata", {}).get("labels", {}).get("gateway.istio.io/managed"):
+        if obj_labels(svc).get("gateway.istio.io/managed"):
             continue  # a waypoint's own Service never gets a waypoint
         binding = resolve_waypoint_binding(svc, view.get("namespaces", None, ns))
         if binding.bound or (ns, obj_name(svc)) in targeted:
@@ -41,22 +41,28 @@ def namespaces_named_by_policies(policies: Iterable[dict]) -> set[str]:
     """Namespaces whose workloads policies name as sources: their pods are the known clients."""
     out: set[str] = set()
     for pol in policies:
-        for rule in (pol.get("spec") or {}).get("rules") or []:
+        rules = dig(pol, "spec", "rules")
+        for rule in rules if isinstance(rules, list) else []:
             if not isinstance(rule, dict):
                 continue
-            for frm in rule.get("from") or []:
+            froms = rule.get("from")
+            for frm in froms if isinstance(froms, list) else []:
                 src = (frm or {}).get("source") if isinstance(frm, dict) else None
                 if not isinstance(src, dict):
                     continue
-                for p in src.get("principals") or []:
+                for p in _strings(src.get("principals")):
                     if isinstance(p, str) and "/ns/" in p:
                         ns = p.split("/ns/", 1)[1].split("/", 1)[0]
                         if ns and "*" not in ns:
                             out.add(ns)
-                for ns in src.get("namespaces") or []:
+                for ns in _strings(src.get("namespaces")):
                     if isinstance(ns, str) and ns and "*" not in ns:
                         out.add(ns)
-                for sa in src.get("serviceAccounts") or []:
+                for sa in _strings(src.get("serviceAccounts")):
                     if isinstance(sa, str) and "/" in sa:
                         out.add(sa.split("/", 1)[0])
     return out
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
