@@ -26,7 +26,7 @@ from waypoint_doctor.authz.match import SPIFFE_PREFIX, parse_identity
 from waypoint_doctor.checks.spec import Target
 from waypoint_doctor.collect.view import ClusterView, dig, obj_labels
 from waypoint_doctor.mesh.facts import Facts
-from waypoint_doctor.mesh.workloads import pod_identity, spiffe_identity
+from waypoint_doctor.mesh.workloads import container_port_named, pod_identity, spiffe_identity
 from waypoint_doctor.options import UsageError
 
 SCHEMA_VERSION = "1"
@@ -114,7 +114,9 @@ def resolve_source(view: ClusterView, namespace: str, source: str, trust_domain:
     return ResolvedSource(principal, f"--from is the principal {principal}")
 
 
-def _service_port(service: dict[str, Any] | None, port: int | None) -> tuple[int | None, int | None, str]:
+def _service_port(
+    service: dict[str, Any] | None, port: int | None, pods: Iterable[dict[str, Any]] = ()
+) -> tuple[int | None, int | None, str]:
     """(service port, workload port, protocol) for the port asked, else the first port."""
     ports = [p for p in (dig(service, "spec", "ports") or []) if isinstance(p, dict)]
     chosen = (
@@ -125,7 +127,8 @@ def _service_port(service: dict[str, Any] | None, port: int | None) -> tuple[int
     if chosen is None:
         return port, port, "http"
     target = chosen.get("targetPort")
-    workload_port = target if isinstance(target, int) else chosen.get("port")
+    named = container_port_named(pods, target) if isinstance(target, str) and target else None
+    workload_port = target if isinstance(target, int) else named if named is not None else chosen.get("port")
     name = str(chosen.get("name") or "")
     app_protocol = str(chosen.get("appProtocol") or "")
     declared = (app_protocol or name.split("-", 1)[0]).lower()
@@ -144,7 +147,7 @@ def what_if(view: ClusterView, target: Target, request_spec: WhatIfRequest) -> W
         hint = _did_you_mean(target.name, view.names("services", target.namespace))
         raise UsageError(f"service {target.namespace}/{target.name} not found{hint}")
     source = resolve_source(view, target.namespace, request_spec.source, mesh.trust_domain)
-    port, workload_port, protocol = _service_port(service, request_spec.port)
+    port, workload_port, protocol = _service_port(service, request_spec.port, facts.service_pods)
 
     binding = facts.binding
     waypoint = None

@@ -1073,3 +1073,76 @@ SCENARIOS += [
         skips=PRE_124_SKIPS,
     ),
 ]
+
+
+def canary_same_as_primary(c: Cluster) -> None:
+    # 1.31: the canary names the primary waypoint; istiod refuses the binding (2.2)
+    set_images(c, "1.31.0")
+    c.label("Service", NS, SVC, "istio.io/use-waypoint-canary", GW)
+    set_cond(
+        c,
+        "Service",
+        NS,
+        SVC,
+        cond(
+            "istio.io/WaypointBound",
+            "False",
+            "CanarySameAsPrimary",
+            f'canary waypoint "{NS}/{GW}" must differ from the primary waypoint',
+        ),
+    )
+
+
+def canary_on_pre_131(c: Cluster) -> None:
+    # canary labels on 1.28: ignored by istiod, the primary binding works
+    set_images(c, "1.28.2")
+    c.label("Service", NS, SVC, "istio.io/use-waypoint-canary", "waypoint-v2")
+
+
+def named_target_port_l4_ports(c: Cluster) -> None:
+    # service port 9080 -> targetPort "http-web" = containerPort 8080; ztunnel matches
+    # destination ports on the pod's port, so the require-waypoint rule names 8080
+    svc = c.get("Service", NS, SVC)
+    svc["spec"]["ports"] = [{"name": "http", "port": 9080, "protocol": "TCP", "targetPort": "http-web"}]
+    p = c.get("Pod", NS, PRODUCTPAGE_POD)
+    p["spec"]["containers"][0]["ports"] = [{"name": "http-web", "containerPort": 8080}]
+    c.get("AuthorizationPolicy", NS, L4_POLICY)["spec"]["rules"] = [
+        {
+            "from": [{"source": {"principals": [f"cluster.local/ns/{NS}/sa/{GW}"]}}],
+            "to": [{"operation": {"ports": ["8080"]}}],
+        }
+    ]
+    _rewrite_logs(c, "10.244.1.7:9080", "10.244.1.7:8080")
+
+
+def malformed_service_spec(c: Cluster) -> None:
+    # the Service's spec is a string and its labels null: a finding, no crash (found by fuzzing)
+    svc = c.get("Service", NS, SVC)
+    svc["spec"] = "ClusterIP"
+    svc["metadata"]["labels"] = None
+
+
+SCENARIOS += [
+    _bookinfo(
+        "general-named-target-port-l4-ports",
+        "targetPort http-web = containerPort 8080; the require-waypoint rule names port 8080",
+        named_target_port_l4_ports,
+        set(),
+    ),
+    _bookinfo(
+        "general-canary-same-as-primary",
+        "1.31: the canary label names the primary waypoint (2.2)",
+        canary_same_as_primary,
+        {"WD308"},
+    ),
+    _bookinfo("general-canary-on-1.28", "canary labels on 1.28 are ignored", canary_on_pre_131, set()),
+]
+SCENARIOS.append(
+    _bookinfo(
+        "general-malformed-service-spec",
+        "the Service's spec is a string, its labels null",
+        malformed_service_spec,
+        set(),
+        {"WD301"},
+    )
+)

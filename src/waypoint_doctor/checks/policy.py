@@ -41,9 +41,9 @@ from waypoint_doctor.checks.spec import (
     skipped,
     warned,
 )
-from waypoint_doctor.collect.view import obj_labels, obj_name, obj_namespace
+from waypoint_doctor.collect.view import dig, obj_labels, obj_name, obj_namespace
 from waypoint_doctor.mesh.labels import GATEWAY_NAME_LABEL
-from waypoint_doctor.mesh.workloads import pod_identity
+from waypoint_doctor.mesh.workloads import container_port_named, pod_identity
 
 AP = "authorizationpolicies.security.istio.io"
 GATEWAYS = "gateways.gateway.networking.k8s.io"
@@ -142,7 +142,7 @@ def policy_inputs(ctx: CheckContext) -> PolicyInputs:
     namespaces = dict.fromkeys([ns, mesh.root_namespace, *([waypoint.namespace] if waypoint else [])])
     objects = [obj for namespace in namespaces for obj in ctx.view.list(AP, namespace)]
     service = facts.service
-    selector = (service or {}).get("spec", {}).get("selector") if isinstance(service, dict) else None
+    selector = dig(service, "spec", "selector") if isinstance(service, dict) else None
     target = ServiceTarget(
         namespace=ns,
         name=ctx.target.name,
@@ -838,11 +838,17 @@ def ztunnel_policies_at_pods(ctx: CheckContext, inputs: PolicyInputs) -> list[Au
 
 def workload_port(ctx: CheckContext) -> int | None:
     service = ctx.facts.service
-    ports = (service or {}).get("spec", {}).get("ports") if isinstance(service, dict) else None
+    ports = dig(service, "spec", "ports") if isinstance(service, dict) else None
     if isinstance(ports, list) and ports and isinstance(ports[0], dict):
         target = ports[0].get("targetPort", ports[0].get("port"))
-        if isinstance(target, int):
+        if isinstance(target, int) and not isinstance(target, bool):
             return target
+        if isinstance(target, str) and target:
+            # a named targetPort is the pods' container port of that name: ztunnel matches
+            # destination ports on the port the pod listens on
+            named = container_port_named(ctx.facts.service_pods, target)
+            if named is not None:
+                return named
         if isinstance(ports[0].get("port"), int):
             return ports[0]["port"]
     return None

@@ -75,3 +75,16 @@ def pod_identity(pod: Obj, trust_domain: str) -> str:
 
 def container_names(pod: Obj) -> list[str]:
     return [c.get("name", "") for c in _list_at(pod, "spec", "containers") if isinstance(c, Mapping)]
+
+
+def container_port_named(pods: Iterable[Obj], name: str) -> int | None:
+    """The containerPort a named Service targetPort resolves to on the pods, or None."""
+    for pod in pods:
+        containers = dig(pod, "spec", "containers")
+        for container in containers if isinstance(containers, list) else []:
+            declared = dig(container, "ports")
+            for port in declared if isinstance(declared, list) else []:
+                number = dig(port, "containerPort")
+                if dig(port, "name") == name and isinstance(number, int) and not isinstance(number, bool):
+                    return number
+    return None
