@@ -143,6 +143,10 @@ def _window_text(ctx: CheckContext, newest: datetime | None) -> str:
     return f"in the {span} before {_ts(end)}" if end else f"in the last {span}"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _duration(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600}h"
@@ -523,8 +527,8 @@ def caller_identities(ctx: CheckContext) -> Outcome:
         return warned(
             f"ztunnel has no usable certificate for {', '.join(not_ready[:3])}: those workloads cannot use mTLS",
             evidence,
-            "istioctl ztunnel-config certificates <ztunnel-pod>.istio-system; check istiod's CA and "
-            "the ztunnel log for certificate errors.",
+            "Check istiod's CA and the ztunnel log for certificate errors; list the certificates with:\n"
+            "istioctl ztunnel-config certificates <ztunnel-pod>.istio-system",
         )
     if not callers:
         return informed(f"no caller identities to compare ({how})", evidence)
@@ -701,8 +705,9 @@ def _error_fix(ctx: CheckContext, group: ConnectionErrorGroup, waypoint: Waypoin
             },
         }
         return (
-            f"Something drops HBONE (TCP 15008) toward {where}: list NetworkPolicies "
-            f"(kubectl get networkpolicy -n {ns}) and allow port 15008:\n"
+            f"Something drops HBONE (TCP 15008) toward {where}. List the NetworkPolicies:\n"
+            f"kubectl get networkpolicy -n {ns}\n"
+            "and allow port 15008:\n"
             "kubectl apply -f - <<'EOF'\n" + yaml.safe_dump(netpol, sort_keys=False).rstrip() + "\nEOF"
         )
     if group.kind is FailureKind.REFUSED:
@@ -714,8 +719,9 @@ def _error_fix(ctx: CheckContext, group: ConnectionErrorGroup, waypoint: Waypoin
         return "No ready endpoint behind the service or the waypoint: see WD301 (endpoints) and WD307 (waypoint pods)."
     if group.kind is FailureKind.TLS_IDENTITY:
         return (
-            "Certificate or identity trouble: istioctl ztunnel-config certificates <ztunnel-pod>.istio-system; "
-            "check istiod's CA and trust domain (WD107, WD501)."
+            "Certificate or identity trouble: check istiod's CA and the trust domain (WD107, WD501); "
+            "list the certificates with:\n"
+            "istioctl ztunnel-config certificates <ztunnel-pod>.istio-system"
         )
     return f"Read the ztunnel log lines around {_ts(group.last_seen)} for {where}."
 
@@ -909,7 +915,7 @@ def waypoint_rbac_denials(ctx: CheckContext) -> Outcome:
     return warned(
         message + " (a DENY policy doing its job?)",
         evidence,
-        f"If these requests should pass, narrow DENY rule {top.rule} of {top.policy}: "
+        f"If these requests should pass, narrow DENY rule {top.rule} of {top.policy}:\n"
         f"kubectl get authorizationpolicy -n {ns} {name} -o yaml",
     )
 
@@ -955,7 +961,7 @@ def waypoint_bypass(ctx: CheckContext) -> Outcome:
     if not summary.bypassing:
         if via:
             return passed(
-                f"{summary.via_waypoint} client connection(s) toward {name} went to the waypoint and "
+                f"{_count(summary.via_waypoint, 'client connection')} toward {name} went to the waypoint and "
                 f"{summary.from_waypoint} reached its pods' ztunnel from the waypoint {window}; none bypassed it"
             )
         return informed(f"no connections toward {name} in the ztunnel logs {window}: nothing to judge")
@@ -964,7 +970,7 @@ def waypoint_bypass(ctx: CheckContext) -> Outcome:
     who = (top.source_identity and _principal(top.source_identity)) or "a client without identity"
     where = "client's ztunnel" if top.observed_at == "source" else "pod's ztunnel"
     message = (
-        f"{summary.bypass_count} connection(s) toward {name} bypassed the waypoint {window} "
+        f"{_count(summary.bypass_count, 'connection')} toward {name} bypassed the waypoint {window} "
         f"(and {via} went through it); e.g. {who} → {_safe(top.destination_workload) or 'the pod'}, "
         f"seen by the {where}, last {_ts(top.last_seen)}"
     )
