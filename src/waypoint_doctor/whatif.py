@@ -143,7 +143,10 @@ def what_if(view: ClusterView, target: Target, request_spec: WhatIfRequest) -> W
     facts = Facts(view, target.namespace, target.name)
     mesh = facts.mesh
     service = facts.service
-    if service is None and view.missing("services", target.namespace) is None:
+    if service is None:
+        gap = view.missing("services", target.namespace)
+        if gap is not None:  # without the Service there is no binding to walk: no answer, not a guess
+            raise UsageError(f"cannot answer for {target.namespace}/{target.name}: {gap.describe()}")
         hint = _did_you_mean(target.name, view.names("services", target.namespace))
         raise UsageError(f"service {target.namespace}/{target.name} not found{hint}")
     source = resolve_source(view, target.namespace, request_spec.source, mesh.trust_domain)
