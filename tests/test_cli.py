@@ -15,6 +15,29 @@ import yaml
 from clihelpers import REPO, run_cli
 
 HEALTHY = str(REPO / "examples" / "kagenti-healthy")
+
+
+def dead_end_kubeconfig(tmp_path: Path, server: str, namespace: str | None = None) -> Path:
+    """A kubeconfig whose server nothing listens on."""
+    context: dict[str, str] = {"cluster": "x", "user": "x"}
+    if namespace:
+        context["namespace"] = namespace
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": server}}],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": context}],
+            }
+        )
+    )
+    return kc
+
+
 SCHEMA = json.loads((REPO / "src/waypoint_doctor/schema/report.schema.json").read_text())
 
 
@@ -43,19 +66,7 @@ def test_help_lists_commands() -> None:
 )
 def test_bad_input_is_refused_before_any_request(args: list[str], needle: str, tmp_path: Path) -> None:
     # a kubeconfig pointing nowhere: if the CLI made a request it would exit 3, not 2
-    kc = tmp_path / "kubeconfig"
-    kc.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:1"}}],
-                "users": [{"name": "x", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-            }
-        )
-    )
+    kc = dead_end_kubeconfig(tmp_path, "https://127.0.0.1:1")
     res = run_cli(*args, env={"KUBECONFIG": str(kc)})
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr
@@ -77,21 +88,7 @@ def test_missing_kubeconfig_file_exits_3(tmp_path: Path) -> None:
 
 
 def test_unreachable_server_exits_3(tmp_path: Path) -> None:
-    kc = tmp_path / "kubeconfig"
-    kc.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:9"}}],
-                "users": [{"name": "x", "user": {"token": "t"}}],
-                "contexts": [
-                    {"name": "x", "context": {"cluster": "x", "user": "x", "namespace": "kagenti-system"}}
-                ],
-            }
-        )
-    )
+    kc = dead_end_kubeconfig(tmp_path, "https://127.0.0.1:9", namespace="kagenti-system")
     res = run_cli("check", "mlflow", env={"KUBECONFIG": str(kc)}, home=tmp_path)
     assert res.returncode == 3, res.stderr
     assert "cannot reach the Kubernetes API" in res.stderr
@@ -99,19 +96,7 @@ def test_unreachable_server_exits_3(tmp_path: Path) -> None:
 
 
 def test_unknown_context_exits_3(tmp_path: Path) -> None:
-    kc = tmp_path / "kubeconfig"
-    kc.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": "https://127.0.0.1:9"}}],
-                "users": [{"name": "x", "user": {"token": "t"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
-            }
-        )
-    )
+    kc = dead_end_kubeconfig(tmp_path, "https://127.0.0.1:9")
     res = run_cli("check", "mlflow", "--context", "prod", env={"KUBECONFIG": str(kc)}, home=tmp_path)
     assert res.returncode == 3
     assert "prod" in res.stderr
