@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import yaml
 
 from .certs import TlsBundle, shared_tls_bundle
+from .rbac import Attributes, Rbac
 
 JSON = dict[str, Any]
 
@@ -67,6 +68,34 @@ REVIEW_RESOURCES = frozenset(
         ("authentication.k8s.io", "selfsubjectreviews"),
     }
 )
+
+
+# What every authenticated user may do without a binding of their own (the default
+# system:basic-user and system:discovery ClusterRoles), as a rules review lists it.
+BASIC_USER_RULES: tuple[JSON, ...] = (
+    {
+        "verbs": ["create"],
+        "apiGroups": ["authorization.k8s.io"],
+        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    },
+    {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+)
+DISCOVERY_RULE: JSON = {
+    "verbs": ["get"],
+    "nonResourceURLs": [
+        "/api",
+        "/api/*",
+        "/apis",
+        "/apis/*",
+        "/healthz",
+        "/livez",
+        "/openapi",
+        "/openapi/*",
+        "/readyz",
+        "/version",
+        "/version/",
+    ],
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -821,6 +850,7 @@ class FakeApiConfig:
     aggregated_discovery: bool = True
     server_version: str = DEFAULT_SERVER_VERSION
     request_log_path: Path | None = None
+    rbac: Rbac | None = None  # None: no RBAC objects, everything not forbidden is allowed
 
     OPTION_NAMES = (
         "token",
@@ -835,6 +865,7 @@ class FakeApiConfig:
         "aggregated_discovery",
         "server_version",
         "request_log",
+        "rbac",
     )
 
     @classmethod
@@ -864,6 +895,7 @@ class FakeApiConfig:
         for fault in faults:
             Fault.from_mapping(fault)  # validate early
         request_log = options.get("request_log")
+        rbac = options.get("rbac")
         return cls(
             token=options.get("token", DEFAULT_TOKEN),
             user=options.get("user", DEFAULT_USER),
@@ -880,6 +912,7 @@ class FakeApiConfig:
             aggregated_discovery=bool(options.get("aggregated_discovery", True)),
             server_version=str(options.get("server_version", DEFAULT_SERVER_VERSION)),
             request_log_path=Path(request_log) if request_log else None,
+            rbac=rbac if isinstance(rbac, Rbac) or rbac is None else Rbac.load(rbac),
         )
 
 
@@ -1543,6 +1576,7 @@ class FakeApiServer:
         aggregated_discovery: bool = _UNSET,
         server_version: str = _UNSET,
         request_log: str | Path | None = _UNSET,
+        rbac: str | Path | Sequence[Mapping[str, Any]] | Rbac | None = _UNSET,
         tls: bool = True,
         tls_bundle: TlsBundle | None = None,
     ) -> None:
@@ -1560,8 +1594,12 @@ class FakeApiServer:
             "aggregated_discovery": aggregated_discovery,
             "server_version": server_version,
             "request_log": request_log,
+            "rbac": rbac,
         }
-        self.config = FakeApiConfig.build(read_config_file(self.scenario_dir), overrides)
+        file_options = read_config_file(self.scenario_dir)
+        if isinstance(file_options.get("rbac"), str) and self.scenario_dir is not None:
+            file_options["rbac"] = self.scenario_dir / file_options["rbac"]  # relative to the scenario
+        self.config = FakeApiConfig.build(file_options, overrides)
         self.now: dt.datetime = self.config.now or default_now(self.scenario_dir)
         self.scenario = Scenario.load(self.scenario_dir, self.now)
         self.tls = tls
@@ -2064,20 +2102,34 @@ class FakeApiServer:
         return resource, namespace, name, subresource
 
     def allows(
-        self, verb: str, group: str, resource: str, subresource: str = "", namespace: str = ""
+        self, verb: str, group: str, resource: str, subresource: str = "", namespace: str = "", name: str = ""
     ) -> tuple[bool, ForbidRule | None]:
-        """Whether the configured user may do this, and the forbid rule that says no."""
+        """Whether the configured user may do this, and the forbid rule that says no (None when
+        the RBAC objects, if any, grant nothing that covers it)."""
+        allowed, rule, _ = self.decide(verb, group, resource, subresource, namespace, name)
+        return allowed, rule
+
+    def decide(
+        self, verb: str, group: str, resource: str, subresource: str = "", namespace: str = "", name: str = ""
+    ) -> tuple[bool, ForbidRule | None, str]:
+        """(allowed, the forbid rule that denies, the reason an access review gives)."""
         known = self.scenario.resources.get((group, resource))
         namespaced = known.namespaced if known else True
+        if (group, resource) == ("", "namespaces") and name and not namespace:
+            namespace = name  # the apiserver's RequestInfo: a Namespace lives in itself
         for rule in self.config.forbid:
             if rule.matches(verb, group, resource, subresource, namespace, namespaced):
-                return False, rule
-        return True, None
+                return False, rule, f"fakeapi: denied by {rule.describe()}"
+        if self.config.rbac is None:
+            return True, None, "fakeapi: no forbid rule matches"
+        attrs = Attributes(verb, group, resource, subresource, namespace, name)
+        allowed, reason = self.config.rbac.authorize(self.config.user, self.config.groups, attrs)
+        return allowed, None, reason
 
     def _authorize(
         self, verb: str, resource: ResourceType, subresource: str, namespace: str, name: str
     ) -> None:
-        allowed, _ = self.allows(verb, resource.group, resource.plural, subresource, namespace)
+        allowed, _ = self.allows(verb, resource.group, resource.plural, subresource, namespace, name)
         if allowed:
             return
         what = f"{resource.plural}/{subresource}" if subresource else resource.plural
@@ -2385,20 +2437,20 @@ class FakeApiServer:
         group, resource = attributes.get("group") or "", attributes.get("resource") or ""
         if verb not in READ_VERBS and not (verb == "create" and (group, resource) in REVIEW_RESOURCES):
             return {"allowed": False, "reason": "fakeapi: the server is read-only"}
-        allowed, rule = self.allows(
+        allowed, _, reason = self.decide(
             verb,
             group,
             resource,
             attributes.get("subresource") or "",
             attributes.get("namespace") or "",
+            attributes.get("name") or "",
         )
-        if allowed:
-            return {"allowed": True, "reason": "fakeapi: no forbid rule matches"}
-        assert rule is not None
-        return {"allowed": False, "reason": f"fakeapi: denied by {rule.describe()}"}
+        return {"allowed": allowed, "reason": reason} if reason else {"allowed": allowed}
 
     def _rules_review(self, namespace: str) -> JSON:
         """What the user may do in `namespace`, as the allow-list RBAC would express it."""
+        if self.config.rbac is not None:
+            return self._rbac_rules_review(namespace)
         fully_allowed: dict[str, list[str]] = {}
         partial: list[JSON] = []
         for resource in sorted(self.served_resources(), key=lambda r: (r.group, r.plural)):
@@ -2419,18 +2471,7 @@ class FakeApiServer:
                     fully_allowed.setdefault(resource.group, []).append(name)
                 elif verbs:
                     partial.append({"verbs": verbs, "apiGroups": [resource.group], "resources": [name]})
-        rules: list[JSON] = [
-            {
-                "verbs": ["create"],
-                "apiGroups": ["authorization.k8s.io"],
-                "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-            },
-            {
-                "verbs": ["create"],
-                "apiGroups": ["authentication.k8s.io"],
-                "resources": ["selfsubjectreviews"],
-            },
-        ]
+        rules: list[JSON] = [dict(r) for r in BASIC_USER_RULES]
         for group, names in fully_allowed.items():
             plain = [n for n in names if "/" not in n]
             subs = [n for n in names if "/" in n]
@@ -2439,28 +2480,21 @@ class FakeApiServer:
             if subs:
                 rules.append({"verbs": ["get"], "apiGroups": [group], "resources": subs})
         rules.extend(partial)
-        return {
-            "resourceRules": rules,
-            "nonResourceRules": [
-                {
-                    "verbs": ["get"],
-                    "nonResourceURLs": [
-                        "/api",
-                        "/api/*",
-                        "/apis",
-                        "/apis/*",
-                        "/healthz",
-                        "/livez",
-                        "/openapi",
-                        "/openapi/*",
-                        "/readyz",
-                        "/version",
-                        "/version/",
-                    ],
-                }
-            ],
-            "incomplete": False,
+        return {"resourceRules": rules, "nonResourceRules": [dict(DISCOVERY_RULE)], "incomplete": False}
+
+    def _rbac_rules_review(self, namespace: str) -> JSON:
+        """The rules the RBAC objects grant in `namespace` (cluster-wide ones included), as a
+        real server lists them; forbid rules cannot be expressed as rules: then incomplete."""
+        assert self.config.rbac is not None
+        granted = self.config.rbac.rules_in(self.config.user, self.config.groups, namespace)
+        body: JSON = {
+            "resourceRules": [dict(r) for r in BASIC_USER_RULES] + [r.to_mapping() for r in granted],
+            "nonResourceRules": [dict(DISCOVERY_RULE)],
+            "incomplete": bool(self.config.forbid),
         }
+        if self.config.forbid:
+            body["evaluationError"] = "fakeapi: forbid rules also apply and are not listed"
+        return body
 
     # -- responses --------------------------------------------------------------------------
 
