@@ -136,3 +136,53 @@ def test_what_if_bad_input_exits_2(bad: list[str]) -> None:
     res = run_cli("what-if", "mlflow", "-n", "kagenti-system", "--snapshot", str(HEALTHY), *bad)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_header_and_source_ip_flags(tmp_path: Path) -> None:
+    """--header NAME=VALUE (repeatable) and --source-ip reach the engine: a header condition
+    that is otherwise undecidable (exit 4) gets a verdict."""
+    c = Cluster(HEALTHY)
+    policy = c.get("AuthorizationPolicy", "kagenti-system", "mlflow-api-access")
+    policy["spec"]["rules"][0]["when"] = [{"key": "request.headers[x-tenant]", "values": ["a"]}]
+    snap = c.write(tmp_path / "snap")
+    base = [
+        "what-if",
+        "mlflow",
+        "-n",
+        "kagenti-system",
+        "--snapshot",
+        str(snap),
+        "--from",
+        "sa/otel-collector",
+    ]
+    base += ["--method", "POST", "--path", "/v1/traces", "-o", "json"]
+    assert run_cli(*base).returncode == 4
+    res = run_cli(*base, "--header", "X-Tenant=a", "--header", "x-other: b", "--source-ip", "10.244.0.21")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["request"]["headers"] == {"x-tenant": "a", "x-other": "b"}
+    assert doc["request"]["source_ip"] == "10.244.0.21"
+    bad = run_cli(*base, "--header", "novalue")
+    assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr
+
+
+def test_plaintext_from_offline() -> None:
+    res = run_cli(
+        "what-if",
+        "mlflow",
+        "-n",
+        "kagenti-system",
+        "--snapshot",
+        str(HEALTHY),
+        "--from",
+        "plaintext",
+        "-o",
+        "json",
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["request"]["plaintext"] is True and doc["hops"][0]["hop"] == "client->workload"
+    table = run_cli(
+        "what-if", "mlflow", "-n", "kagenti-system", "--snapshot", str(HEALTHY), "--from", "plaintext"
+    )
+    assert "plaintext caller" in table.stdout

@@ -437,7 +437,8 @@ def what_if_cmd(
         typer.Option(
             "--from",
             metavar="SOURCE",
-            help="Who asks: a principal (cluster.local/ns/NS/sa/SA), pod/NAME or sa/NAME.",
+            help="Who asks: a principal (cluster.local/ns/NS/sa/SA), pod/NAME, sa/NAME, or plaintext "
+            "(a caller without a mesh identity).",
             show_default=False,
         ),
     ],
@@ -447,6 +448,24 @@ def what_if_cmd(
         int | None, typer.Option("--port", metavar="PORT", help="Service port (default: its first port).")
     ] = None,
     host: Annotated[str | None, typer.Option("--host", metavar="HOST", help="Host/authority header.")] = None,
+    headers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            metavar="NAME=VALUE",
+            help="A request header (repeatable); once one is given, headers not given are absent.",
+            show_default=False,
+        ),
+    ] = None,
+    source_ip: Annotated[
+        str | None,
+        typer.Option(
+            "--source-ip",
+            metavar="IP",
+            help="The client's address (default: the pod's IP for pod/NAME).",
+            show_default=False,
+        ),
+    ] = None,
     namespace: NamespaceOpt = None,
     context: ContextOpt = None,
     kubeconfig: KubeconfigOpt = None,
@@ -475,7 +494,7 @@ def what_if_cmd(
         ns = validate_namespace(namespace) if namespace is not None else None
         name = validate_service_name(service)
         from waypoint_doctor.app import run_what_if
-        from waypoint_doctor.whatif import WhatIfRequest
+        from waypoint_doctor.whatif import WhatIfRequest, parse_headers
 
         cluster = ClusterOptions(
             kubeconfig=kubeconfig, context=context, snapshot=snapshot, request_timeout=request_timeout
@@ -484,7 +503,15 @@ def what_if_cmd(
             cluster,
             ns,
             name,
-            WhatIfRequest(source=source, method=method, path=path, port=port, host=host),
+            WhatIfRequest(
+                source=source,
+                method=method,
+                path=path,
+                port=port,
+                host=host,
+                headers=parse_headers(headers),
+                source_ip=source_ip,
+            ),
             spinner=_spinner,
         )
         if output == "table":

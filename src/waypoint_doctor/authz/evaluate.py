@@ -21,7 +21,7 @@ a CUSTOM policy's external authorizer is UNKNOWN unless DENY or ALLOW already se
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -35,8 +35,10 @@ from waypoint_doctor.authz.attributes import (
     is_envoy_http_only_when_key,
     is_ztunnel_when_key,
 )
+from waypoint_doctor.authz.extauthz import ExtAuthz
 from waypoint_doctor.authz.logic import Tri, tri_all, tri_any
 from waypoint_doctor.authz.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
+from waypoint_doctor.authz.normalize import PathSettings, normalize_path
 
 
 class Verdict(StrEnum):
@@ -65,7 +67,9 @@ class Request:
     destination_ip: str | None = None
     sni: str | None = None
     headers: tuple[tuple[str, str], ...] | None = None
-    request_principal: str | None = None  # "<iss>/<sub>" of a validated JWT; "" when none
+    # "<iss>/<sub>" of the JWT a RequestAuthentication validated at this enforcer; "" when there is
+    # none (no token, or no RequestAuthentication applies there); None when unknown
+    request_principal: str | None = None
     claims: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     def header(self, name: str) -> str | None:
@@ -191,6 +195,8 @@ class Decision:
     trace: tuple[PolicyTrace, ...] = ()
     nearest_miss: NearestMiss | None = None
     unknowns: tuple[str, ...] = ()  # what could not be evaluated, when the verdict is UNKNOWN
+    path_seen: str | None = None  # the path the waypoint compared, when normalisation changed it
+    notes: tuple[str, ...] = ()  # how the request was rewritten or which policies were skipped
 
     @property
     def rule_id(self) -> str | None:
@@ -325,7 +331,12 @@ def _source_matcher(name: str, ctx: _Context) -> tuple[str | None, Callable[[str
         jwt = request.request_principal
         if jwt is None:
             return None, None, "whether the request carries a JWT (and its iss/sub) was not given"
-        return jwt or None, lambda v: match.match_string(v, jwt), None
+        issuer, subject = match.split_request_principal(jwt) if jwt else (None, None)
+        return (
+            jwt or None,
+            lambda v: match.match_request_principal(v, issuer, subject if subject is not None else ""),
+            None,
+        )
     return None, None, f"{name} is not an attribute this engine knows"
 
 
@@ -719,19 +730,71 @@ def evaluate(
     trust_domain: str = match.CLUSTER_LOCAL,
     aliases: Sequence[str] = (),
     extension_providers: Collection[str] | None = None,
+    ext_authz: ExtAuthz | None = None,
+    path_settings: PathSettings | None = None,
 ) -> Decision:
     """Decide ``request`` against the policies enforced at ``enforcer``.
 
     ``policies`` are those that apply there (see :mod:`attach`); selector and namespace-wide
-    policies are converted to their L4 form when ``enforcer`` is ztunnel. ``extension_providers``
-    names the mesh's ext-authz providers when known: a CUSTOM policy naming another provider is
-    turned into a DENY by istiod.
+    policies are converted to their L4 form when ``enforcer`` is ztunnel. ``ext_authz`` is the
+    mesh's ext-authz providers when known (``extension_providers``, names only, is the older
+    form): a CUSTOM policy whose provider istiod cannot build denies what it matches.
+    ``path_settings`` is the mesh's path normalisation (default BASE): at a waypoint the path is
+    normalised before any rule sees it.
     """
     enforcer = Enforcer(enforcer)
+    if ext_authz is None and extension_providers is not None:
+        ext_authz = ExtAuthz.trusting(extension_providers)
     ordered = sorted(
         (p for p in policies if p.action is not None),
         key=lambda p: (p.namespace, p.name),
     )
+    if enforcer is not Enforcer.WAYPOINT or request.protocol != "http" or request.path is None:
+        return _evaluate_at(enforcer, ordered, request, trust_domain, aliases, ext_authz)
+    normalized = normalize_path(request.path, path_settings)
+    notes = tuple(f"path {request.path!r}: {note}" for note in normalized.notes)
+    if normalized.rejected:
+        return Decision(
+            enforcer,
+            Verdict.DENY,
+            None,
+            f"the waypoint never authorizes this request: {normalized.rejected}",
+            notes=notes,
+        )
+    decisions = [
+        _evaluate_at(enforcer, ordered, replace(request, path=candidate), trust_domain, aliases, ext_authz)
+        for candidate in normalized.candidates
+    ]
+    first = decisions[0]
+    seen = normalized.candidates[0] if normalized.changed else None
+    if len(decisions) == 1 or all(
+        d.verdict is first.verdict and d.decided_by == first.decided_by for d in decisions[1:]
+    ):
+        return replace(first, path_seen=seen, notes=notes + first.notes)
+    readings = "; ".join(
+        f"as {c!r}: {d.verdict.value.lower()} ({d.reason})"
+        for c, d in zip(normalized.candidates, decisions, strict=True)
+    )
+    return Decision(
+        enforcer,
+        Verdict.UNKNOWN,
+        None,
+        f"the answer depends on whether this Envoy build decodes percent-encoded letters in the path: {readings}",
+        tuple(first.trace),
+        None,
+        (f"path {request.path!r}: percent-decoding of unreserved characters differs between Envoy builds",),
+        notes=notes,
+    )
+
+
+def _evaluate_at(
+    enforcer: Enforcer,
+    ordered: Sequence[AuthorizationPolicy],
+    request: Request,
+    trust_domain: str,
+    aliases: Sequence[str],
+    ext_authz: ExtAuthz | None,
+) -> Decision:
     unknowns: list[str] = []
     traces: list[PolicyTrace] = []
     for policy in ordered:
@@ -754,35 +817,32 @@ def evaluate(
                 continue
         ctx = _Context(enforcer, request, trust_domain, tuple(aliases), policy, conversion, unknowns)
         traces.append(_evaluate_policy(policy, ctx))
-    return _decide(enforcer, traces, unknowns, extension_providers, ordered)
+    return _decide(enforcer, traces, unknowns, ext_authz, ordered, request)
 
 
 def _decide(
     enforcer: Enforcer,
     traces: list[PolicyTrace],
     unknowns: list[str],
-    extension_providers: Collection[str] | None,
+    ext_authz: ExtAuthz | None,
     policies: Sequence[AuthorizationPolicy],
+    request: Request,
 ) -> Decision:
     providers = {p.key: p.provider for p in policies}
     enforced = [t for t in traces if t.enforced]
     denies = [t for t in enforced if t.action is Action.DENY]
     allows = [t for t in enforced if t.action is Action.ALLOW]
     customs = [t for t in enforced if t.action is Action.CUSTOM]
-    # A CUSTOM policy naming a provider the mesh does not define is compiled to a DENY.
-    if extension_providers is not None:
-        broken = [t for t in customs if providers.get(t.policy) not in extension_providers]
-        customs = [t for t in customs if t not in broken]
-        denies = denies + broken
+    broken, customs, notes = _sort_customs(customs, providers, ext_authz, request)
     trace = tuple(traces)
     unknown_list = tuple(dict.fromkeys(unknowns))
 
-    for policy in denies:
+    for policy, why_broken in [*broken, *((d, None) for d in denies)]:
         if policy.result is Tri.TRUE:
             decided = _decided(policy, Tri.TRUE)
             why = "denied"
-            if policy.action is Action.CUSTOM:
-                why = f"denied: its provider {providers.get(policy.policy)!r} is not an extension provider of the mesh, so istiod turns the CUSTOM policy into a DENY"
+            if why_broken:
+                why = f"denied ({why_broken}, so istiod turns the CUSTOM policy into a DENY)"
             return Decision(
                 enforcer,
                 Verdict.DENY,
@@ -791,7 +851,9 @@ def _decide(
                 trace,
                 None,
                 (),
+                notes=notes,
             )
+    denies = [*(t for t, _ in broken), *denies]
 
     # ALLOW stage.
     allow_verdict: Verdict
@@ -824,7 +886,7 @@ def _decide(
         reason = allow_reason
         if miss is not None:
             reason += f"; nearest miss: {miss.explanation}"
-        return Decision(enforcer, Verdict.DENY, None, reason, trace, miss, ())
+        return Decision(enforcer, Verdict.DENY, None, reason, trace, miss, (), notes=notes)
 
     deny_unknown = [t for t in denies if t.result is Tri.UNKNOWN]
     custom_hit = [t for t in customs if t.result is not Tri.FALSE]
@@ -840,6 +902,7 @@ def _decide(
             trace,
             None,
             (*unknown_list, f"{custom_hit[0].policy}: external authorizer {provider!r}"),
+            notes=notes,
         )
     if deny_unknown:
         return Decision(
@@ -850,10 +913,48 @@ def _decide(
             trace,
             None,
             unknown_list,
+            notes=notes,
         )
     if allow_verdict is Verdict.UNKNOWN:
-        return Decision(enforcer, Verdict.UNKNOWN, None, allow_reason, trace, None, unknown_list)
-    return Decision(enforcer, Verdict.ALLOW, allow_decided, allow_reason, trace, None, ())
+        return Decision(enforcer, Verdict.UNKNOWN, None, allow_reason, trace, None, unknown_list, notes=notes)
+    return Decision(enforcer, Verdict.ALLOW, allow_decided, allow_reason, trace, None, (), notes=notes)
+
+
+def _sort_customs(
+    customs: list[PolicyTrace],
+    providers: Mapping[str, str | None],
+    ext_authz: ExtAuthz | None,
+    request: Request,
+) -> tuple[list[tuple[PolicyTrace, str]], list[PolicyTrace], tuple[str, ...]]:
+    """(CUSTOM policies istiod turns into DENY with why, those sent to an authorizer, notes).
+
+    builder.go: two providers on one workload deny through every CUSTOM policy (unless the 1.30+
+    multi-provider switch is on); a provider ``getExtAuthz`` cannot resolve denies through its
+    policies; an HTTP provider on a TCP filter chain is skipped (extauthz.go, buildTCP).
+    """
+    if not customs or ext_authz is None:
+        return [], customs, ()
+    names = sorted({providers.get(t.policy) or "" for t in customs})
+    if len(names) > 1 and not ext_authz.multiple_providers:
+        why = f"CUSTOM policies name {len(names)} providers ({', '.join(names)}) on one waypoint"
+        return [(t, why) for t in customs], [], ()
+    broken: list[tuple[PolicyTrace, str]] = []
+    valid: list[PolicyTrace] = []
+    notes: list[str] = []
+    for policy in customs:
+        name = providers.get(policy.policy)
+        problem = ext_authz.provider_problem(name)
+        if problem:
+            broken.append((policy, f"provider {name!r}: {problem}" if name else problem))
+            continue
+        provider = ext_authz.providers.get(name or "")
+        if request.protocol == "tcp" and provider is not None and provider.kind == "http":
+            notes.append(
+                f"CUSTOM policy {policy.policy} is skipped on this TCP port: its provider {name!r} is HTTP"
+            )
+            continue
+        valid.append(policy)
+    return broken, valid, tuple(notes)
 
 
 def headers_from(mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...] | None:

@@ -406,3 +406,47 @@ def match_trust_domain_waypoint(value: str, principal: str | None) -> bool:
     head, _, tail = value.partition("*")
     regex = f"spiffe://{re.escape(head)}[^/]*{re.escape(tail)}/.*"
     return re.fullmatch(regex, uri, flags=re.DOTALL) is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# JWT request principals
+
+
+def split_request_principal(value: str) -> tuple[str, str | None]:
+    """``<iss>/<sub>`` split at the last '/', since an issuer may be a URL (sub None: no '/')."""
+    index = value.rfind("/")
+    if index < 0:
+        return value, None
+    return value[:index], value[index + 1 :]
+
+
+def match_request_principal(pattern: str, issuer: str | None, subject: str | None) -> bool:
+    """istiod's requestPrincipalGenerator: the pattern becomes a matcher on the JWT's ``iss`` and
+    another on its ``sub`` (pilot/pkg/security/authz/model/generator.go, ``extendedPrincipal``).
+
+    ``*`` is any non-empty issuer and subject; ``*<suffix>`` matches the issuer by suffix (or, with
+    no '/', the subject by suffix); ``<prefix>*`` the subject by prefix (or, with no '/', the issuer
+    by prefix); anything else is ``iss`` and ``sub`` exactly. A missing claim matches nothing.
+    """
+    if issuer is None or subject is None:
+        return False
+    iss, sub = split_request_principal(pattern)
+    found = sub is not None
+    sub = sub or ""
+
+    def anything(value: str) -> bool:
+        return value != ""  # the regex '.+'
+
+    if pattern == "*":
+        return anything(issuer) and anything(subject)
+    if pattern.startswith("*"):
+        if found:
+            iss_ok = anything(issuer) if iss == "*" else issuer.endswith(iss[1:])
+            return iss_ok and subject == sub
+        return anything(issuer) and subject.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        if found:
+            sub_ok = anything(subject) if sub == "*" else subject.startswith(sub[:-1])
+            return issuer == iss and sub_ok
+        return issuer.startswith(pattern[:-1]) and anything(subject)
+    return issuer == iss and subject == sub

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from waypoint_doctor.authz.extauthz import ExtAuthz
 from waypoint_doctor.collect.view import ClusterView, Obj, dig, obj_annotations, obj_labels, obj_namespace
 from waypoint_doctor.mesh.binding import WaypointBinding, resolve_waypoint_binding
 from waypoint_doctor.mesh.controlplane import (
@@ -23,6 +24,7 @@ from waypoint_doctor.mesh.labels import (
     SERVICE_ACCOUNT_OVERRIDE,
 )
 from waypoint_doctor.mesh.meshconfig import MeshConfig, parse_mesh_config
+from waypoint_doctor.mesh.providers import MULTIPLE_PROVIDERS_ENV, resolve_ext_authz
 from waypoint_doctor.mesh.version import IstioVersion, version_from_image
 from waypoint_doctor.mesh.workloads import pod_node, pods_selected_by, spiffe_identity
 
@@ -50,6 +52,21 @@ class Facts:
     def mesh(self) -> MeshConfig:
         rev = obj_labels(self.istiod_deployments[0]).get(ISTIO_REV) if self.istiod_deployments else None
         return parse_mesh_config(self.view, self.istio_namespace, rev)
+
+    @cached_property
+    def ext_authz(self) -> ExtAuthz | None:
+        """The mesh's ext-authz providers, resolved; None when the mesh config could not be read."""
+        mesh = self.mesh
+        if mesh.problem or (mesh.source is None and self.view.missing("configmaps", self.istio_namespace)):
+            return None
+        istiod = self.ambient_istiod
+        version = self.istio_version
+        multiple = (istiod.flag(MULTIPLE_PROVIDERS_ENV, False) if istiod is not None else False) and (
+            version is None or version.at_least(1, 30)
+        )
+        return self.view.derived(
+            ("ext_authz", mesh.source, multiple), lambda: resolve_ext_authz(self.view, mesh, multiple)
+        )
 
     @cached_property
     def ztunnel_pods(self) -> list[Obj]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
+from waypoint_doctor.authz.extauthz import ExtAuthzProvider, parse_extension_providers
+from waypoint_doctor.authz.normalize import PathSettings
 from waypoint_doctor.collect.view import ClusterView, dig, obj_name
 from waypoint_doctor.mesh.labels import DEFAULT_ISTIO_NAMESPACE, DEFAULT_TRUST_DOMAIN
 
@@ -18,6 +22,10 @@ class MeshConfig:
     istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     source: str | None = None  # "<ns>/<configmap>" it was read from; None = defaults assumed
     problem: str | None = None  # the mesh key could not be parsed
+    # how the waypoint rewrites request paths before authorization (pathNormalization)
+    path_settings: PathSettings = field(default_factory=PathSettings)
+    # extensionProviders as istiod resolves them for CUSTOM policies (service lookups not done)
+    extension_providers: Mapping[str, ExtAuthzProvider] = field(default_factory=dict)
 
 
 def find_mesh_configmap(view: ClusterView, istio_namespace: str, revision: str | None = None) -> dict | None:
@@ -44,6 +52,11 @@ def parse_mesh_config(view: ClusterView, istio_namespace: str, revision: str | N
         )
     if not isinstance(mesh, dict):
         mesh = {}
+    return mesh_config_from(mesh, istio_namespace, where)
+
+
+def mesh_config_from(mesh: Mapping[str, Any], istio_namespace: str, where: str | None) -> MeshConfig:
+    """The fields policy evaluation reads from a parsed ``mesh`` document."""
     td = mesh.get("trustDomain")
     aliases = mesh.get("trustDomainAliases")
     root = mesh.get("rootNamespace")
@@ -55,4 +68,6 @@ def parse_mesh_config(view: ClusterView, istio_namespace: str, revision: str | N
         root_namespace=root if isinstance(root, str) and root else istio_namespace,
         istio_namespace=istio_namespace,
         source=where,
+        path_settings=PathSettings.from_mesh(mesh),
+        extension_providers=parse_extension_providers(mesh),
     )

@@ -35,7 +35,8 @@ def render_whatif_text(result: Any, out: IO[str], color: bool = False, width: in
             f"  {clean_text(req.get('method', ''))} {clean_text(req.get('path', ''))} "
             f"to {clean_text(t['namespace'])}/{clean_text(t['name'])}"
             f"{':' + str(req['port']) if req.get('port') is not None else ''} "
-            f"from {clean_text(req.get('from', ''))}",
+            f"from {clean_text(req.get('from') or 'a plaintext caller (no mesh identity)')}"
+            f"{' at ' + clean_text(req['source_ip']) if req.get('source_ip') else ''}",
         )
     )
     for hop in doc["hops"]:
@@ -52,7 +53,13 @@ def render_whatif_text(result: Any, out: IO[str], color: bool = False, width: in
         )
         # Indented with Padding so that wrapped lines keep the indent at 80 columns.
         facts = f"enforced by {hop['enforced_by']}, sees {clean_text(hop.get('identity_seen') or '-')}"
+        if hop.get("source_ip"):
+            facts += f" from {clean_text(hop['source_ip'])}"
         console.print(Padding(Text(facts), (0, 0, 0, 4)))
+        if hop.get("path_seen") is not None:
+            console.print(
+                Padding(Text(f"path after normalisation: {clean_text(hop['path_seen'])}"), (0, 0, 0, 4))
+            )
         decided = hop.get("decided_by")
         if decided and not hop.get("reason"):
             line = (
