@@ -61,14 +61,14 @@ def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
         logs_enabled=cmd.logs,
     )
     if cmd.service:
-        return check_service(view, Target(namespace=ns, name=cmd.service), options)
+        return check_service(view, Target(namespace=ns, name=cmd.service), options, gate=cmd.gate)
 
     from waypoint_doctor.mesh.fleet import services_in_scope
 
     namespaces = None if cmd.all_namespaces else (ns,)
     targets = [Target(namespace=n, name=s) for n, s in services_in_scope(view, namespaces)]
     scope: dict[str, Any] = {"namespaces": "all"} if namespaces is None else {"namespaces": list(namespaces)}
-    return check_fleet(view, targets, scope, options)
+    return check_fleet(view, targets, scope, options, gate=cmd.gate)
 
 
 def run_what_if(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import AbstractContextManager, nullcontext
-from typing import Annotated, Any
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -121,12 +122,69 @@ IstioctlOpt = Annotated[
     ),
 ]
 FailOnOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--fail-on",
         metavar="LEVEL",
-        help="Exit 1 at this level or worse: fail or warn.",
+        help="Exit 1 at this level or worse: fail (default), warn, or never.",
+        rich_help_panel="CI gate",
+        show_default=False,
+    ),
+]
+SelectOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--select",
+        metavar="CHECKS",
+        help="Run only these checks: IDs or prefixes (WD4, WD40), comma-separated or repeated.",
+        rich_help_panel="CI gate",
+        show_default=False,
+    ),
+]
+IgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--ignore",
+        metavar="CHECKS",
+        help="Do not run these checks (IDs or prefixes); wins over --select.",
+        rich_help_panel="CI gate",
+        show_default=False,
+    ),
+]
+SuppressOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--suppress",
+        metavar="RULE",
+        help="CHECK[=[KIND ]NAMESPACE/NAME] (globs): list those findings as suppressed, not counted. Repeatable.",
+        rich_help_panel="CI gate",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="FILE",
+        help="Gate settings file (default: the nearest .waypoint-doctor.yaml from here upward).",
+        rich_help_panel="CI gate",
+        show_default=False,
+    ),
+]
+NoConfigOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-config", metavar="", help="Ignore any .waypoint-doctor.yaml.", rich_help_panel="CI gate"
+    ),
+]
+OutputFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output-file",
+        metavar="PATH",
+        help="Write the report to PATH instead of stdout (replaced only once complete).",
         rich_help_panel="Output",
+        show_default=False,
     ),
 ]
 
@@ -150,12 +208,31 @@ def _spinner(text: str) -> AbstractContextManager[Any]:
     return Console(stderr=True).status(text, spinner="dots")
 
 
-def _output_options(output: str, no_color: bool, fail_on: str) -> OutputOptions:
+def _output_options(output: str, no_color: bool, fail_on: str, to_file: bool = False) -> OutputOptions:
     if output not in FORMATS:
         raise UsageError(f"unknown output format {output!r}: use one of {', '.join(FORMATS)}")
-    if fail_on not in ("fail", "warn"):
-        raise UsageError(f"--fail-on must be 'fail' or 'warn', not {fail_on!r}")
-    return OutputOptions(fmt=output, color=output == "table" and _use_color(no_color), fail_on=fail_on)
+    color = output == "table" and not to_file and _use_color(no_color)
+    return OutputOptions(fmt=output, color=color, fail_on=fail_on)
+
+
+def _gate(
+    fail_on: str | None,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    suppress: list[str] | None,
+    config: str | None,
+    no_config: bool,
+) -> Any:
+    from waypoint_doctor.gate.config import resolve_gate
+
+    return resolve_gate(
+        fail_on=fail_on,
+        select=select,
+        ignore=ignore,
+        suppress=suppress,
+        config=config,
+        use_config=not no_config,
+    )
 
 
 def _terminal_width() -> int | None:
@@ -167,22 +244,64 @@ def _terminal_width() -> int | None:
     return size.columns if size.columns >= 40 else None
 
 
-def _render(report: Any, out: OutputOptions) -> None:
+def _render(report: Any, out: OutputOptions, stream: IO[str]) -> None:
     from waypoint_doctor.render import get_renderer
 
     renderer = get_renderer(out.fmt)
     if out.fmt == "junit":
-        renderer(report, sys.stdout, out.color, fail_on_warn=out.fail_on == "warn")  # type: ignore[call-arg]
+        renderer(report, stream, out.color, fail_on_warn=out.fail_on == "warn")  # type: ignore[call-arg]
     elif out.fmt == "table":
-        renderer(report, sys.stdout, out.color, width=_terminal_width())  # type: ignore[call-arg]
+        width = _terminal_width() if stream is sys.stdout else None
+        renderer(report, stream, out.color, width=width)  # type: ignore[call-arg]
     else:
-        renderer(report, sys.stdout, out.color)
-    sys.stdout.flush()
+        renderer(report, stream, out.color)
 
 
-def findings_exit_code(statuses: list[str], fail_on: str) -> int:
+@contextmanager
+def _output_stream(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a file written beside PATH and renamed over it once the report is complete (a
+    run that fails half-way never leaves half a report for the next CI step to read)."""
+    if path is None or path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--output-file {path}: is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--output-file {path}: no directory {parent}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise UsageError(f"--output-file {path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def findings_exit_code(results: Iterable[Any], fail_on: str) -> int:
+    """1 when a finding that is not suppressed reaches `fail_on` (fail, warn; never: always 0)."""
+    if fail_on == "never":
+        return EXIT_OK
     worst = {"fail", "error"} | ({"warn"} if fail_on == "warn" else set())
-    return EXIT_FINDINGS if any(s in worst for s in statuses) else EXIT_OK
+    counted = (r.status.value for r in results if getattr(r, "suppressed", None) is None)
+    return EXIT_FINDINGS if any(s in worst for s in counted) else EXIT_OK
 
 
 def _run_guarded(fn: Any) -> None:
@@ -235,8 +354,14 @@ def check_cmd(
     snapshot: SnapshotOpt = None,
     request_timeout: TimeoutOpt = 15.0,
     output: OutputOpt = "table",
+    output_file: OutputFileOpt = None,
     no_color: NoColorOpt = False,
-    fail_on: FailOnOpt = "fail",
+    fail_on: FailOnOpt = None,
+    select: SelectOpt = None,
+    ignore: IgnoreOpt = None,
+    suppress_rules: SuppressOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     since: SinceOpt = "15m",
     no_logs: NoLogsOpt = False,
     istioctl: IstioctlOpt = None,
@@ -245,6 +370,7 @@ def check_cmd(
 
     def run() -> int:
         validate_target_scope(service, all_services, all_namespaces)
+        gate = _gate(fail_on, select, ignore, suppress_rules, config, no_config)
         cmd = CheckCommand(
             service=validate_service_name(service) if service is not None else None,
             namespace=validate_namespace(namespace) if namespace is not None else None,
@@ -253,28 +379,28 @@ def check_cmd(
             cluster=ClusterOptions(
                 kubeconfig=kubeconfig, context=context, snapshot=snapshot, request_timeout=request_timeout
             ),
-            output=_output_options(output, no_color, fail_on),
+            output=_output_options(output, no_color, gate.fail_on, to_file=output_file is not None),
             since_seconds=parse_duration(since),
             logs=not no_logs,
             istioctl=istioctl,
+            gate=gate,
         )
         from waypoint_doctor.app import run_check
 
         report = run_check(cmd, spinner=_spinner)
-        _render(report, cmd.output)
-        return findings_exit_code(report_statuses(report), cmd.output.fail_on)
+        with _output_stream(output_file) as stream:
+            _render(report, cmd.output, stream)
+        return findings_exit_code(report_results(report), cmd.output.fail_on)
 
     _run_guarded(run)
 
 
-def report_statuses(report: Any) -> list[str]:
+def report_results(report: Any) -> list[Any]:
     from waypoint_doctor.report.model import FleetReport
 
     if isinstance(report, FleetReport):
-        return [c.status.value for c in report.cluster_checks] + [
-            c.status.value for s in report.services for c in s.checks
-        ]
-    return [c.status.value for c in report.checks]
+        return [*report.cluster_checks, *(c for s in report.services for c in s.checks)]
+    return list(report.checks)
 
 
 @app.command("version")
@@ -393,31 +519,40 @@ def lint_cmd(
         ),
     ] = None,
     output: OutputOpt = "table",
+    output_file: OutputFileOpt = None,
     no_color: NoColorOpt = False,
-    fail_on: FailOnOpt = "fail",
+    fail_on: FailOnOpt = None,
+    select: SelectOpt = None,
+    ignore: IgnoreOpt = None,
+    suppress_rules: SuppressOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
 ) -> None:
     """Check waypoint Gateways, waypoint labels and AuthorizationPolicies in YAML before applying them."""
 
     def run() -> int:
         from waypoint_doctor.lint.run import LintCommand, run_lint
 
+        gate = _gate(fail_on, select, ignore, suppress_rules, config, no_config)
         cmd = LintCommand(
             paths=tuple(files),
-            output=_output_options(output, no_color, fail_on),
+            output=_output_options(output, no_color, gate.fail_on, to_file=output_file is not None),
             namespace=validate_namespace(namespace) if namespace is not None else None,
+            gate=gate,
         )
         report = run_lint(cmd)
-        if cmd.output.fmt in ("table", "markdown"):
-            from waypoint_doctor.lint.render import render_lint_markdown, render_lint_table
+        with _output_stream(output_file) as stream:
+            if cmd.output.fmt in ("table", "markdown"):
+                from waypoint_doctor.lint.render import render_lint_markdown, render_lint_table
 
-            if cmd.output.fmt == "table":
-                render_lint_table(report, sys.stdout, cmd.output.color, width=_terminal_width())
+                if cmd.output.fmt == "table":
+                    width = _terminal_width() if stream is sys.stdout else None
+                    render_lint_table(report, stream, cmd.output.color, width=width)
+                else:
+                    render_lint_markdown(report, stream, cmd.output.color)
             else:
-                render_lint_markdown(report, sys.stdout, cmd.output.color)
-            sys.stdout.flush()
-        else:
-            _render(report, cmd.output)
-        return findings_exit_code([c.status.value for c in report.checks], cmd.output.fail_on)
+                _render(report, cmd.output, stream)
+        return findings_exit_code(report.checks, cmd.output.fail_on)
 
     _run_guarded(run)
 
@@ -477,6 +612,7 @@ def what_if_cmd(
             "-o", "--output", metavar="FORMAT", help="table, json or yaml.", rich_help_panel="Output"
         ),
     ] = "table",
+    output_file: OutputFileOpt = None,
     no_color: NoColorOpt = False,
 ) -> None:
     """Would this request be allowed? Walks it through every hop and names the policy and rule.
@@ -514,14 +650,17 @@ def what_if_cmd(
             ),
             spinner=_spinner,
         )
-        if output == "table":
-            from waypoint_doctor.render.whatif import render_whatif_text
+        with _output_stream(output_file) as stream:
+            if output == "table":
+                from waypoint_doctor.render.whatif import render_whatif_text
 
-            render_whatif_text(result, sys.stdout, _use_color(no_color), width=_terminal_width())
-        else:
-            from waypoint_doctor.render.structured import render_json, render_yaml
+                to_terminal = stream is sys.stdout
+                color = to_terminal and _use_color(no_color)
+                render_whatif_text(result, stream, color, width=_terminal_width() if to_terminal else None)
+            else:
+                from waypoint_doctor.render.structured import render_json, render_yaml
 
-            (render_json if output == "json" else render_yaml)(result, sys.stdout)
+                (render_json if output == "json" else render_yaml)(result, stream)
         return int(result.exit_code)
 
     _run_guarded(run)

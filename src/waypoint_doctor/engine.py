@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from waypoint_doctor import __version__
 from waypoint_doctor.checks.spec import (
@@ -22,6 +23,9 @@ from waypoint_doctor.mesh.facts import Facts
 from waypoint_doctor.render.safe import clean_data, clean_text
 from waypoint_doctor.report.model import CheckResult, FleetReport, Report, count_statuses
 from waypoint_doctor.report.scoring import grade_of, headline_of, score_of
+
+if TYPE_CHECKING:
+    from waypoint_doctor.gate.config import Gate
 
 PSEUDO_READS = frozenset({"discovery", "logs", "istioctl"})
 
@@ -83,8 +87,11 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def assemble_report(view: ClusterView, target: Target, results: Sequence[CheckResult]) -> Report:
-    score = score_of(results)
+def assemble_report(
+    view: ClusterView, target: Target, results: Sequence[CheckResult], selection: dict | None = None
+) -> Report:
+    counted = [r for r in results if r.suppressed is None]  # a suppressed finding does not score
+    score = score_of(counted)
     return Report(
         tool_version=__version__,
         generated_at=now_rfc3339(),
@@ -93,8 +100,36 @@ def assemble_report(view: ClusterView, target: Target, results: Sequence[CheckRe
         checks=tuple(results),
         score=score,
         grade=grade_of(score),
-        headline=headline_of(results),
+        headline=headline_of(counted),
         summary=count_statuses(list(results)),
+        selection=selection,
+    )
+
+
+def _selected(specs: Iterable[CheckSpec], gate: Gate | None) -> tuple[list[CheckSpec], dict | None]:
+    """The specs `--select`/`--ignore` keep, and what the report says about it (None: all ran)."""
+    specs = list(specs)
+    if gate is None or not gate.selection.active:
+        return specs, None
+    kept = [s for s in specs if gate.selection.wants(s.id)]
+    not_run = sorted(s.id for s in specs if not gate.selection.wants(s.id))
+    return kept, {**gate.selection.as_dict(), "not_run": not_run}
+
+
+def _suppressed(
+    results: Sequence[CheckResult], view: ClusterView, target: Target | None, gate: Gate | None
+) -> tuple[CheckResult, ...]:
+    if gate is None:
+        return tuple(results)
+    from waypoint_doctor.checks.registry import BY_ID
+    from waypoint_doctor.gate.apply import apply_suppressions, view_annotations
+
+    return apply_suppressions(
+        results,
+        target=target,
+        suppressions=gate.suppressions,
+        annotations_of=view_annotations(view),
+        cluster_scoped=lambda check_id: check_id in BY_ID and BY_ID[check_id].scope == "cluster",
     )
 
 
@@ -103,24 +138,37 @@ def check_service(
     target: Target,
     options: CheckOptions | None = None,
     specs: Iterable[CheckSpec] | None = None,
+    gate: Gate | None = None,
 ) -> Report:
+    """`gate`: --select/--ignore (which checks run) and the suppressions (which findings count)."""
     from waypoint_doctor.checks.registry import ALL_CHECKS
 
-    results = run_checks(view, target, specs if specs is not None else ALL_CHECKS, options)
-    return assemble_report(view, target, results)
+    chosen, selection = _selected(specs if specs is not None else ALL_CHECKS, gate)
+    results = _suppressed(run_checks(view, target, chosen, options), view, target, gate)
+    return assemble_report(view, target, results, selection)
 
 
 def check_fleet(
-    view: ClusterView, targets: Sequence[Target], scope: dict, options: CheckOptions | None = None
+    view: ClusterView,
+    targets: Sequence[Target],
+    scope: dict,
+    options: CheckOptions | None = None,
+    gate: Gate | None = None,
 ) -> FleetReport:
     """Cluster-wide checks once, then the service checks per target, worst first."""
     from waypoint_doctor.checks.registry import ALL_CHECKS
 
-    cluster_specs = [s for s in ALL_CHECKS if s.scope == "cluster"]
-    service_specs = [s for s in ALL_CHECKS if s.scope == "service"]
+    chosen, selection = _selected(ALL_CHECKS, gate)
+    cluster_specs = [s for s in chosen if s.scope == "cluster"]
+    service_specs = [s for s in chosen if s.scope == "service"]
     anchor = targets[0] if targets else Target(namespace="default", name="")
-    cluster_results = run_checks(view, anchor, cluster_specs, options)
-    reports = [assemble_report(view, t, run_checks(view, t, service_specs, options)) for t in targets]
+    cluster_results = _suppressed(run_checks(view, anchor, cluster_specs, options), view, None, gate)
+    reports = [
+        assemble_report(
+            view, t, _suppressed(run_checks(view, t, service_specs, options), view, t, gate), selection
+        )
+        for t in targets
+    ]
     reports.sort(key=lambda r: (r.score, r.target.namespace, r.target.name))
     return FleetReport(
         tool_version=__version__,
@@ -129,4 +177,5 @@ def check_fleet(
         scope=scope,
         cluster_checks=cluster_results,
         services=tuple(reports),
+        selection=selection,
     )

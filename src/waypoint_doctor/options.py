@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -64,7 +65,7 @@ class ClusterOptions:
 class OutputOptions:
     fmt: str = "table"
     color: bool = False
-    fail_on: str = "fail"  # "fail" or "warn"
+    fail_on: str = "fail"  # "fail", "warn" or "never"
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,4 @@ class CheckCommand:
     logs: bool = True
     log_bytes: int = 4 * 1024 * 1024
     istioctl: str | None = None
+    gate: Any = None  # gate.config.Gate: --select/--ignore/--suppress and the config file

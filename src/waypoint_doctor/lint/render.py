@@ -42,7 +42,27 @@ def _object(result: CheckResult) -> str:
 
 def _counts(report: LintReport) -> str:
     s = report.summary
-    return ", ".join(f"{s.get(k, 0)} {k}" for k in ("fail", "warn", "info", "pass", "skip", "error"))
+    text = ", ".join(f"{s.get(k, 0)} {k}" for k in ("fail", "warn", "info", "pass", "skip", "error"))
+    return text + (f", {s['suppressed']} suppressed" if s.get("suppressed") else "")
+
+
+def _message(result: CheckResult) -> str:
+    if result.suppressed is None:
+        return result.message
+    return f"({result.suppressed.describe()}) {result.message}"
+
+
+def _needs_fix(result: CheckResult) -> bool:
+    return (
+        bool(result.remediation) and result.status in (Status.FAIL, Status.WARN) and result.suppressed is None
+    )
+
+
+def _label(result: CheckResult) -> Any:
+    from rich.text import Text
+
+    label, style = _STYLE[result.status]
+    return Text(label, style=style + (" dim strike" if result.suppressed is not None else ""))
 
 
 def _print_fix(console: Any, remediation: str, indent: int) -> None:
@@ -94,10 +114,9 @@ def render_lint_table(
         # Narrow terminal: one finding per paragraph, as compilers and linters print them.
         console.print("")
         for r in findings:
-            label, style = _STYLE[r.status]
-            console.print(Text.assemble((label, style), " ", (r.id, "bold"), " ", clean_text(_where(r))))
-            console.print(Padding(Text(clean_text(r.message, keep_newlines=False)), (0, 0, 0, 2)))
-            if r.remediation and r.status in (Status.FAIL, Status.WARN):
+            console.print(Text.assemble(_label(r), " ", (r.id, "bold"), " ", clean_text(_where(r))))
+            console.print(Padding(Text(clean_text(_message(r), keep_newlines=False)), (0, 0, 0, 2)))
+            if _needs_fix(r):
                 console.print(Padding(Text("fix:", style="bold"), (0, 0, 0, 2)))
                 _print_fix(console, r.remediation, indent=4)
         console.print("")
@@ -109,17 +128,16 @@ def render_lint_table(
         table.add_column("Object")
         table.add_column("Finding", overflow="fold")
         for r in findings:
-            label, style = _STYLE[r.status]
             table.add_row(
-                Text(label, style=style),
+                _label(r),
                 r.id,
                 clean_text(_where(r)),
                 clean_text(_object(r)),
-                Text(clean_text(r.message)),
+                Text(clean_text(_message(r))),
             )
         console.print(table)
         for r in findings:
-            if r.remediation and r.status in (Status.FAIL, Status.WARN):
+            if _needs_fix(r):
                 console.print(Text.assemble((f"{r.id} ", "bold"), clean_text(_where(r)), (" fix:", "bold")))
                 _print_fix(console, r.remediation, indent=2)
                 console.print("")
@@ -145,12 +163,12 @@ def render_lint_markdown(report: LintReport, out: IO[str], color: bool = False) 
     lines += ["| Status | ID | Where | Object | Finding |", "|---|---|---|---|---|"]
     for r in report.checks:
         lines.append(
-            f"| {_ICON[r.status.value]} {r.status.value} | {r.id} | {_cell(_where(r))} | {_cell(_object(r))} | "
-            f"{_cell(r.message)} |"
+            f"| {_ICON[r.status.value]} {r.status.value}{' (suppressed)' if r.suppressed else ''} | {r.id} "
+            f"| {_cell(_where(r))} | {_cell(_object(r))} | {_cell(_message(r))} |"
         )
     lines.append("")
     for r in report.checks:
-        if r.remediation and r.status in (Status.FAIL, Status.WARN):
+        if _needs_fix(r):
             body = clean_text(r.remediation)
             fence = "```"
             while fence in body:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from waypoint_doctor.checks.spec import Status
+from waypoint_doctor.gate.rules import Selection
 from waypoint_doctor.lint.rules import LINT_CHECKS, Finding
 from waypoint_doctor.report.model import SCHEMA_VERSION, CheckResult, count_statuses
 
@@ -53,6 +54,7 @@ class LintReport:
     checks: tuple[CheckResult, ...]
     suite_name: str = "lint"
     summary: Mapping[str, int] = field(default_factory=dict)
+    selection: Mapping[str, Any] | None = None  # as in the check report
 
     @property
     def findings(self) -> tuple[CheckResult, ...]:
@@ -61,7 +63,7 @@ class LintReport:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "kind": "lint",
             "tool": {"name": "waypoint-doctor", "version": self.tool_version},
@@ -72,6 +74,9 @@ class LintReport:
             "summary": dict(self.summary),
             "checks": [c.as_dict() for c in self.checks],
         }
+        if self.selection is not None:
+            out["selection"] = dict(self.selection)
+        return out
 
 
 def build_report(
@@ -83,11 +88,15 @@ def build_report(
     ignored: int,
     findings: Sequence[Finding],
     not_applicable: Mapping[str, str | None],
+    selection: Selection | None = None,
 ) -> LintReport:
+    """`selection` (--select/--ignore): the checks left out are neither reported nor listed."""
+    wanted = selection.wants if selection is not None else (lambda _id: True)
+    findings = [f for f in findings if wanted(f.check_id)]
     results = [result_of(f) for f in findings]
     reported = {f.check_id for f in findings if f.status is not Status.INFO}
     for check_id in sorted(LINT_CHECKS):
-        if check_id in reported:
+        if check_id in reported or not wanted(check_id):
             continue
         title, category = _title_and_category(check_id)
         why_not = not_applicable.get(check_id)
@@ -104,6 +113,7 @@ def build_report(
             )
         )
     name = files[0] if len(files) == 1 else f"{len(files)} files"
+    not_run = sorted(c for c in LINT_CHECKS if not wanted(c))
     return LintReport(
         tool_version=tool_version,
         generated_at=generated_at,
@@ -113,4 +123,7 @@ def build_report(
         checks=tuple(results),
         suite_name=f"lint {name}",
         summary=count_statuses(results),
+        selection={**selection.as_dict(), "not_run": not_run}
+        if selection is not None and selection.active
+        else None,
     )

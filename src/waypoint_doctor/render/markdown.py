@@ -61,7 +61,12 @@ def _remediation_md(text: str) -> list[str]:
 
 
 def _row(r: CheckResult) -> str:
-    return f"| {_ICON[r.status.value]} {r.status.value} | {r.id} | {_cell(r.title)} | {_cell(r.message)} |"
+    status = f"{_ICON[r.status.value]} {r.status.value}"
+    message = r.message
+    if r.suppressed is not None:
+        status += " (suppressed)"
+        message = f"({r.suppressed.describe()}) {message}"
+    return f"| {status} | {r.id} | {_cell(r.title)} | {_cell(message)} |"
 
 
 _HEADER = ["| Status | ID | Check | Finding |", "|---|---|---|---|"]
@@ -69,12 +74,13 @@ _HEADER = ["| Status | ID | Check | Finding |", "|---|---|---|---|"]
 
 def _checks_md(checks: tuple[CheckResult, ...], lines: list[str], level: str = "###") -> None:
     ordered = sorted(checks, key=lambda r: r.id)
-    action = [r for r in ordered if r.status in _ACTION]
+    action = [r for r in ordered if r.status in _ACTION and r.suppressed is None]
     if action:
         lines += [*_HEADER, *(_row(r) for r in action), ""]
     else:
         lines += ["Nothing needs action.", ""]
-    counts = {s: sum(1 for r in ordered if r.status.value == s) for s in _ICON}
+    counts = {s: sum(1 for r in ordered if r.status.value == s and r.suppressed is None) for s in _ICON}
+    counts["suppressed"] = sum(1 for r in ordered if r.suppressed is not None)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     lines += [
         "<details>",

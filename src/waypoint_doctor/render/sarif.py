@@ -49,6 +49,20 @@ def _locations(evidence: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return locs[:10]
 
 
+def _suppression(r: CheckResult) -> dict[str, Any]:
+    """SARIF §3.35: an annotation on the object is the manifest's own word ("inSource"); a flag
+    or the config file is "external". Code scanning lists such results as dismissed."""
+    assert r.suppressed is not None
+    out: dict[str, Any] = {
+        "kind": "inSource" if r.suppressed.by == "annotation" else "external",
+        "status": "accepted",
+        "properties": {"by": r.suppressed.by, "rule": clean_text(r.suppressed.rule)},
+    }
+    if r.suppressed.reason:
+        out["justification"] = clean_text(r.suppressed.reason)
+    return out
+
+
 def _all_checks(report: Any) -> list[CheckResult]:
     if isinstance(report, FleetReport):
         return [*report.cluster_checks, *(c for s in report.services for c in s.checks)]
@@ -87,6 +101,8 @@ def render_sarif(report: Any, out: IO[str], color: bool = False) -> None:
         locs = _locations(r.evidence)
         if locs:
             result["locations"] = locs
+        if r.suppressed is not None:
+            result["suppressions"] = [_suppression(r)]
         results.append(result)
     doc = {
         "$schema": SARIF_SCHEMA,

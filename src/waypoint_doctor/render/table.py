@@ -48,6 +48,8 @@ def _status_text(status: Status) -> Text:
 
 
 def _shown_in_detail(r: CheckResult) -> bool:
+    if r.suppressed is not None:  # listed in the table, marked; nothing to act on
+        return False
     return r.status in (Status.FAIL, Status.WARN, Status.ERROR) or (
         r.status is Status.INFO and bool(r.evidence)
     )
@@ -86,7 +88,11 @@ def _checks_table(checks: tuple[CheckResult, ...], width: int) -> Table:
         message = clean_text(result.message, keep_newlines=False)
         if _shown_in_detail(result):  # in full below: two or three lines are enough here
             message = _shorten(message, max(100, 3 * finding_width))
-        table.add_row(_status_text(result.status), result.id, result.title, Text(message))
+        status = _status_text(result.status)
+        if result.suppressed is not None:
+            status.stylize("dim strike")
+            message = f"({clean_text(result.suppressed.describe(), keep_newlines=False)}) {message}"
+        table.add_row(status, result.id, result.title, Text(message))
     return table
 
 
@@ -238,6 +244,8 @@ def _header(report: Report) -> Text:
 def _score_line(report: Report) -> Text:
     s = report.summary
     counts = ", ".join(f"{s.get(k, 0)} {k}" for k in ("pass", "warn", "fail", "skip", "error", "info"))
+    if s.get("suppressed"):
+        counts += f", {s['suppressed']} suppressed"
     return Text.assemble(
         ("Grade ", "bold"),
         (report.grade, _GRADE_STYLE.get(report.grade, "bold")),

@@ -12,6 +12,23 @@ SCHEMA_VERSION = "1"
 
 
 @dataclass(frozen=True)
+class Suppressed:
+    """Why a finding does not count: who silenced it (a flag, the config file, an annotation on
+    the object), the rule as written, and the reason given (None when none was)."""
+
+    by: str  # "flag", "config" or "annotation"
+    rule: str
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"by": self.by, "rule": self.rule, "reason": self.reason}
+
+    def describe(self) -> str:
+        """`suppressed by flag WD409=AuthorizationPolicy ns/*: reason`, for text renderers."""
+        return f"suppressed by {self.by} {self.rule}" + (f": {self.reason}" if self.reason else "")
+
+
+@dataclass(frozen=True)
 class CheckResult:
     id: str
     title: str
@@ -22,9 +39,10 @@ class CheckResult:
     remediation: str = ""
     doc: str = ""
     duration_ms: float = 0.0
+    suppressed: Suppressed | None = None  # still listed, but counts toward neither exit code nor score
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "category": self.category,
@@ -34,12 +52,23 @@ class CheckResult:
             "remediation": self.remediation,
             "doc": self.doc,
         }
+        if self.suppressed is not None:
+            out["suppressed"] = self.suppressed.as_dict()
+        return out
 
 
 def count_statuses(results: tuple[CheckResult, ...] | list[CheckResult]) -> dict[str, int]:
+    """Checks by status; a suppressed finding counts under `suppressed` instead of its status
+    (that key only appears when something was suppressed)."""
     summary = {s.value: 0 for s in Status}
+    suppressed = 0
     for r in results:
-        summary[r.status.value] += 1
+        if r.suppressed is not None:
+            suppressed += 1
+        else:
+            summary[r.status.value] += 1
+    if suppressed:
+        summary["suppressed"] = suppressed
     return summary
 
 
@@ -54,9 +83,11 @@ class Report:
     grade: str
     headline: str  # what to fix first, one line
     summary: Mapping[str, int] = field(default_factory=dict)
+    # --select/--ignore when given: {"select": [...], "ignore": [...], "not_run": [check IDs]}
+    selection: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "waypoint-doctor", "version": self.tool_version},
             "generated_at": self.generated_at,
@@ -68,6 +99,9 @@ class Report:
             "headline": self.headline,
             "checks": [c.as_dict() for c in self.checks],
         }
+        if self.selection is not None:
+            out["selection"] = dict(self.selection)
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,6 +112,7 @@ class FleetReport:
     scope: Mapping[str, Any]
     cluster_checks: tuple[CheckResult, ...]
     services: tuple[Report, ...]
+    selection: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         grades = {g: 0 for g in "ABCDEF"}
@@ -85,8 +120,8 @@ class FleetReport:
         for svc in self.services:
             grades[svc.grade] += 1
             for k, v in svc.summary.items():
-                totals[k] += v
-        return {
+                totals[k] = totals.get(k, 0) + v
+        out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "waypoint-doctor", "version": self.tool_version},
             "generated_at": self.generated_at,
@@ -106,3 +141,6 @@ class FleetReport:
                 for s in self.services
             ],
         }
+        if self.selection is not None:
+            out["selection"] = dict(self.selection)
+        return out

@@ -1,0 +1,1 @@
+"""CI gates: --fail-on, --select/--ignore, suppressions (flags, annotations, .waypoint-doctor.yaml)."""
