@@ -816,6 +816,104 @@ def test_dropped_connection_fault(fake_cluster) -> None:
     assert [r.status for r in server.requests if r.path == "/api/v1/nodes"] == [0, 200]
 
 
+def _raw_stream(server: FakeApiServer, path: str, timeout: float = 10) -> Any:
+    """GET `path` with urllib3 alone (no retries): the faults must reach the client as they are."""
+    import urllib3
+
+    assert server.tls_bundle is not None
+    pool = urllib3.HTTPSConnectionPool(
+        "127.0.0.1",
+        server.port,
+        ca_cert_data=server.tls_bundle.ca_cert_pem.decode(),
+        assert_hostname=False,
+        retries=False,
+        timeout=urllib3.Timeout(connect=5, read=timeout),
+    )
+    return pool.urlopen(
+        "GET", path, headers={"Authorization": f"Bearer {server.token}"}, preload_content=False
+    )
+
+
+def test_mid_body_reset_cuts_a_list_after_part_of_its_body(fake_cluster) -> None:
+    import urllib3
+
+    server = fake_cluster(BASIC_SCENARIO, faults=[{"path_regex": "/pods$", "mid_body": "reset", "times": 1}])
+    response = _raw_stream(server, "/api/v1/pods")
+    assert response.status == 200
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        response.read()
+    complete = json.loads(_raw_stream(server, "/api/v1/pods").read())  # `times: 1`: the next is whole
+    assert len(complete["items"]) == 9
+    assert [(r.status, r.fault) for r in server.requests] == [(200, "reset at 50%"), (200, "")]
+
+
+def test_mid_body_truncate_is_well_framed_json_that_does_not_parse(fake_cluster) -> None:
+    server = fake_cluster(
+        BASIC_SCENARIO, faults=[{"path_regex": "/nodes$", "mid_body": "truncate", "at": 0.3}]
+    )
+    response = _raw_stream(server, "/api/v1/nodes")
+    body = response.read()  # no framing error: Content-Length says what was sent
+    assert int(response.headers["Content-Length"]) == len(body) > 0
+    with pytest.raises(ValueError):
+        json.loads(body)
+    # a log (chunked) is truncated too: a shorter text, properly terminated
+    log_path = "/api/v1/namespaces/istio-system/pods/ztunnel-7xk2p/log"
+    whole = _raw_stream(server, log_path).read()  # not matched by the rule
+    truncating = fake_cluster(BASIC_SCENARIO, faults=[{"path_regex": "/log$", "mid_body": "truncate"}])
+    assert _raw_stream(truncating, log_path).read() == whole[: len(whole) // 2]
+
+
+def test_mid_body_stall_holds_the_answer_until_the_client_gives_up(fake_cluster) -> None:
+    import urllib3
+
+    server = fake_cluster(
+        BASIC_SCENARIO, faults=[{"path_regex": "/services$", "mid_body": "stall", "stall_s": 30}]
+    )
+    response = _raw_stream(server, "/api/v1/services", timeout=0.3)
+    started = time.perf_counter()
+    with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+        response.read()
+    assert 0.3 <= time.perf_counter() - started < 5
+    started = time.perf_counter()
+    server.stop()  # a stalled answer does not hold the server's shutdown
+    assert time.perf_counter() - started < 5
+
+
+def test_probability_faults_are_seeded_and_independent_of_order(fake_cluster) -> None:
+    rule = {"path_regex": "/nodes$", "status": 503, "probability": 0.5, "seed": 7}
+    hits = []
+    for _ in range(2):
+        server = fake_cluster(BASIC_SCENARIO, faults=[rule])
+        for i in range(40):
+            _raw_stream(server, f"/api/v1/nodes?limit={i % 5 + 1}").read()
+        hits.append([(r.query, r.status) for r in server.requests])
+    assert hits[0] == hits[1]  # the same requests get the same answers, run after run
+    statuses = [status for _, status in hits[0]]
+    assert 8 < statuses.count(503) < 32 and statuses.count(200) + statuses.count(503) == 40
+    # a retry of the same request gets a draw of its own: some requests fail, then succeed
+    by_query: dict[str, list[int]] = {}
+    for query, status in hits[0]:
+        by_query.setdefault(query, []).append(status)
+    assert any(503 in s and 200 in s for s in by_query.values())
+    with pytest.raises(ValueError, match="probability"):
+        FakeApiServer(BASIC_SCENARIO, faults=[{"probability": 2}])
+    with pytest.raises(ValueError, match="mid_body"):
+        FakeApiServer(BASIC_SCENARIO, faults=[{"mid_body": "explode"}])
+
+
+def test_request_log_records_arrival_and_the_fault(fake_cluster) -> None:
+    server = fake_cluster(
+        BASIC_SCENARIO, faults=[{"path_regex": "/nodes$", "status": 429, "retry_after": 1, "times": 1}]
+    )
+    first = _raw_stream(server, "/api/v1/nodes")
+    assert (first.status, first.headers["Retry-After"]) == (429, "1")
+    first.read()
+    _raw_stream(server, "/api/v1/nodes").read()
+    records = server.requests
+    assert [(r.status, r.fault) for r in records] == [(429, "status 429 retry-after 1"), (200, "")]
+    assert records[0].started_s is not None and 0 <= records[0].started_s <= records[1].started_s
+
+
 def test_latency_overall_and_per_path(fake_cluster) -> None:
     slow = fake_cluster(BASIC_SCENARIO, latency_ms=150)
     started = time.perf_counter()

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 import datetime as dt
 import email.utils
+import hashlib
 import json
 import re
 import shutil
@@ -785,9 +786,23 @@ class ForbidRule:
         return "forbid rule {" + ", ".join(parts) + "}"
 
 
+MID_BODY_FAULTS = ("reset", "truncate", "stall")
+
+
 @dataclass
 class Fault:
-    """Answer requests whose path matches with an error (or a dropped connection), `times` times."""
+    """Answer matching requests with an error, a dropped connection, or a real answer cut short.
+
+    A request matches on `path_regex` and `method`; then it is hit with `probability`, drawn from
+    `seed` and the request itself (method, path, query, and how many times this fault has seen that
+    request before), so a run is reproducible whatever order concurrent requests arrive in, and a
+    retry of a request gets a draw of its own. `times` caps how many requests are hit.
+
+    `mid_body` serves the real answer but, after the first `at` fraction of its body:
+    `reset` cuts the connection (TCP RST) with the rest unsent; `truncate` ends the body there with
+    consistent framing (a well-formed HTTP message whose JSON does not parse); `stall` sends
+    nothing more for `stall_s` seconds, then resets.
+    """
 
     path_regex: str = ".*"
     status: int = 500
@@ -796,22 +811,53 @@ class Fault:
     method: str | None = None
     drop_connection: bool = False
     retry_after: int | None = None
+    probability: float = 1.0
+    seed: int = 0
+    mid_body: str | None = None  # one of MID_BODY_FAULTS
+    at: float = 0.5
+    stall_s: float = 30.0
     served: int = 0
+    seen: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Fault:
-        known = {f.name for f in dataclasses.fields(cls)} - {"served"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"served", "seen"}
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        return cls(**dict(raw))
+        fault = cls(**dict(raw))
+        if fault.mid_body is not None and fault.mid_body not in MID_BODY_FAULTS:
+            raise ValueError(f"mid_body must be one of {', '.join(MID_BODY_FAULTS)}, not {fault.mid_body!r}")
+        if not 0.0 <= fault.probability <= 1.0:
+            raise ValueError(f"probability must be between 0 and 1, not {fault.probability!r}")
+        if not 0.0 <= fault.at < 1.0:
+            raise ValueError(f"at must be a fraction of the body in [0, 1), not {fault.at!r}")
+        return fault
 
-    def applies(self, method: str, path: str) -> bool:
+    def applies(self, method: str, path: str, query: str = "") -> bool:
+        """Whether this request is hit; call with the faults lock held (it counts the draw)."""
         if self.method and self.method.upper() != method:
             return False
         if self.times is not None and self.served >= self.times:
             return False
-        return re.search(self.path_regex, path) is not None
+        if re.search(self.path_regex, path) is None:
+            return False
+        if self.probability >= 1.0:
+            return True
+        key = f"{method} {path}?{query}"
+        nth = self.seen.get(key, 0)
+        self.seen[key] = nth + 1
+        digest = hashlib.sha256(f"{self.seed}|{key}|{nth}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.probability
+
+    def describe(self) -> str:
+        if self.mid_body:
+            return f"{self.mid_body} at {self.at:.0%}"
+        if self.drop_connection:
+            return "drop"
+        return f"status {self.status}" + (
+            f" retry-after {self.retry_after}" if self.retry_after is not None else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -1110,6 +1156,8 @@ class RequestRecord:
     accept: str = ""
     user_agent: str = ""
     duration_ms: float = 0.0
+    started_s: float | None = None  # when it arrived, in seconds since the server started
+    fault: str = ""  # the injected fault that hit it ("status 503", "drop", "reset at 50%"...), "" if none
 
     @property
     def params(self) -> dict[str, str]:
@@ -1465,6 +1513,10 @@ class _Dropped(Exception):
     """A fault asked for the connection to be cut without an answer."""
 
 
+class _Cut(Exception):
+    """A mid-body fault sent part of an answer; the connection must now be reset."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False
@@ -1551,6 +1603,7 @@ class _Request:
     verb: str = ""
     status: int = 0
     recorded: bool = False
+    fault: Fault | None = None  # the injected fault that hit this request
 
 
 class FakeApiServer:
@@ -1612,12 +1665,15 @@ class FakeApiServer:
         self._request_log_file: Any = None
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._started_at = time.monotonic()
+        self._stopping = threading.Event()  # wakes stalled answers when the server stops
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeApiServer:
         if self._httpd is not None:
             return self
+        self._stopping.clear()
         context = None
         if self.tls_bundle is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1641,6 +1697,7 @@ class FakeApiServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        self._stopping.set()
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
@@ -1744,8 +1801,9 @@ class FakeApiServer:
             pass
         except ApiError as error:
             self._send_json(request, error.code, error.status())
-        except _Dropped:
-            self._record(request, 0)
+        except (_Dropped, _Cut) as cut:
+            if isinstance(cut, _Dropped):
+                self._record(request, 0)
             handler.close_connection = True
             with contextlib.suppress(OSError):
                 handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -1789,6 +1847,8 @@ class FakeApiServer:
             accept=handler.headers.get("Accept") or "",
             user_agent=handler.headers.get("User-Agent") or "",
             duration_ms=round((time.monotonic() - request.started) * 1000, 3),
+            started_s=round(request.started - self._started_at, 6),
+            fault=request.fault.describe() if request.fault is not None else "",
         )
         with self._requests_lock:
             self._requests.append(record)
@@ -1804,10 +1864,15 @@ class FakeApiServer:
 
     def _apply_faults(self, request: _Request) -> None:
         with self._faults_lock:
-            fault = next((f for f in self._faults if f.applies(request.method, request.path)), None)
+            fault = next(
+                (f for f in self._faults if f.applies(request.method, request.path, request.query)), None
+            )
             if fault is None:
                 return
             fault.served += 1
+        request.fault = fault
+        if fault.mid_body:
+            return  # the real answer is served, then cut short by _send_bytes / _send_stream
         if fault.drop_connection:
             raise _Dropped()
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
@@ -2519,15 +2584,23 @@ class FakeApiServer:
     ) -> None:
         handler = request.handler
         self._record(request, code)
+        cut = self._mid_body(request)
+        sent = payload
+        if cut is not None:
+            sent = payload[: int(len(payload) * cut.at)]
         handler.send_response(code)
         handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(payload)))
+        handler.send_header(
+            "Content-Length", str(len(sent if cut and cut.mid_body == "truncate" else payload))
+        )
         handler.send_header("Cache-Control", "no-cache, private")
         for name, value in (extra_headers or {}).items():
             handler.send_header(name, value)
         handler.end_headers()
         if request.method != "HEAD":
-            handler.wfile.write(payload)
+            handler.wfile.write(sent)
+        if cut is not None and cut.mid_body != "truncate":
+            self._cut_short(cut)
 
     def _send_stream(self, request: _Request, code: int, chunks: Iterable[bytes], content_type: str) -> None:
         """A chunked body, written piece by piece so a client can read it as it comes."""
@@ -2540,10 +2613,27 @@ class FakeApiServer:
         handler.end_headers()
         if request.method == "HEAD":
             return
+        cut = self._mid_body(request)
+        if cut is not None:
+            payload = b"".join(chunks)
+            chunks = [payload[: int(len(payload) * cut.at)]]
         for chunk in chunks:
             if chunk:
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        if cut is not None and cut.mid_body != "truncate":
+            self._cut_short(cut)
         handler.wfile.write(b"0\r\n\r\n")
+
+    @staticmethod
+    def _mid_body(request: _Request) -> Fault | None:
+        fault = request.fault
+        return fault if fault is not None and fault.mid_body and request.method != "HEAD" else None
+
+    def _cut_short(self, fault: Fault) -> None:
+        """After part of a body went out: hold the connection (stall), then reset it."""
+        if fault.mid_body == "stall":
+            self._stopping.wait(fault.stall_s)
+        raise _Cut()
 
 
 class _Answered(Exception):
