@@ -198,3 +198,178 @@ def test_one_slow_list_is_a_gap_not_the_end(fake_cluster: Any, tmp_path: Path) -
     assert checks["WD401"]["status"] == "skip" and "authorizationpolicies" in checks["WD401"]["message"]
     assert checks["WD101"]["status"] in ("warn", "fail")
     assert checks["WD302"]["status"] == "pass"  # the rest was read
+
+
+# -- speed: few requests, overlapped -----------------------------------------------------------
+
+
+def _with_services(tmp_path: Path, count: int) -> Path:
+    """The healthy example plus `count` waypoint-bound services, each with a pod."""
+    from scenariolib import Cluster
+
+    c = Cluster(HEALTHY)
+    for i in range(count):
+        name = f"extra-{i:03d}"
+        c.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": name,
+                    "namespace": "kagenti-system",
+                    "labels": {"istio.io/use-waypoint": "mlflow-waypoint"},
+                },
+                "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 8080}]},
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-0", "namespace": "kagenti-system", "labels": {"app": name}},
+                "spec": {"nodeName": "kagenti-worker", "containers": [{"name": "app"}]},
+                "status": {"phase": "Running"},
+            },
+        )
+    return c.write(tmp_path / f"with-{count}")
+
+
+def test_one_service_costs_at_most_25_requests_none_repeated(fake_cluster: Any) -> None:
+    server = fake_cluster(HEALTHY)
+    collect(server)
+    keys = [(r.method, r.path, r.query) for r in server.requests if r.method == "GET"]
+    assert len(server.requests) <= 25
+    assert len(keys) == len(set(keys))
+    reviews = [r for r in server.requests if r.method == "POST"]
+    assert len(reviews) == 1  # one cluster-wide "may I read logs?" when the answer is yes
+    # a waypoint with pods needs no Deployment list; istiod's comes by its label alone
+    deployments = [r.params.get("labelSelector") for r in server.requests if r.path.endswith("/deployments")]
+    assert deployments == ["app=istiod"]
+
+
+def test_request_count_is_flat_with_the_number_of_services(fake_cluster: Any, tmp_path: Path) -> None:
+    fleet = CollectScope(namespaces=("kagenti-system",), use_istioctl=False)
+    counts = {}
+    for n in (2, 200):
+        server = fake_cluster(_with_services(tmp_path, n))
+        collect(server)
+        one = len(server.requests)
+        server.clear_requests()
+        collect(server, fleet)
+        counts[n] = (one, len(server.requests))
+    assert counts[2] == counts[200]
+
+
+def test_lists_do_not_wait_for_discovery(fake_cluster: Any) -> None:
+    server = fake_cluster(HEALTHY, latency_ms=[{"path_regex": "^/(version|apis)$", "ms": 400}])
+    collect(server)
+    records = server.requests
+    discovery_done = min(
+        r.started_s + r.duration_ms / 1000 for r in records if r.path in ("/version", "/apis")
+    )
+    lists = [r for r in records if r.verb == "list"]
+    assert lists and sum(r.started_s < discovery_done for r in lists) >= 10
+
+
+def test_a_waypoint_without_pods_gets_its_deployment_read(fake_cluster: Any, tmp_path: Path) -> None:
+    from scenariolib import Cluster
+
+    c = Cluster(HEALTHY)
+    c.remove("Pod", "kagenti-system", "mlflow-waypoint-7c9d8b6f4-lhlwp")
+    server = fake_cluster(c.write(tmp_path / "snap"))
+    view = collect(server)
+    deployments = [r.params.get("labelSelector") for r in server.requests if r.path.endswith("/deployments")]
+    assert sorted(deployments) == ["app=istiod", "gateway.istio.io/managed"]
+    assert view.get("deployments.apps", "kagenti-system", "mlflow-waypoint") is not None
+
+
+def test_an_older_api_version_is_found_through_discovery(fake_cluster: Any, tmp_path: Path) -> None:
+    """A cluster serving security.istio.io at v1beta1 only: the v1 list 404s, discovery says v1beta1."""
+    from scenariolib import Cluster
+
+    c = Cluster(HEALTHY)
+    c.add(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "authorizationpolicies.security.istio.io"},
+            "spec": {
+                "group": "security.istio.io",
+                "scope": "Namespaced",
+                "names": {"plural": "authorizationpolicies", "kind": "AuthorizationPolicy"},
+                "versions": [{"name": "v1beta1", "served": True, "storage": True}],
+            },
+        }
+    )
+    server = fake_cluster(c.write(tmp_path / "snap"))
+    view = collect(server)
+    assert names(view, "authorizationpolicies.security.istio.io") == names(
+        load_snapshot(HEALTHY), "authorizationpolicies.security.istio.io"
+    )
+    paths = [r.path for r in server.requests if r.path.endswith("/authorizationpolicies")]
+    assert paths == [
+        "/apis/security.istio.io/v1/authorizationpolicies",
+        "/apis/security.istio.io/v1beta1/authorizationpolicies",
+    ]
+
+
+# -- resilience: retries under a deadline --------------------------------------------------------
+
+
+def test_retries_stop_at_the_deadline(fake_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt of one list stalls: retried until 2 x --request-timeout, not MAX_ATTEMPTS times."""
+    from waypoint_doctor.collect import live
+
+    monkeypatch.setattr(live, "RETRY_BUDGET_MIN", 0.0)
+    server = fake_cluster(
+        HEALTHY, faults=[{"path_regex": "authorizationpolicies$", "mid_body": "stall", "stall_s": 60}]
+    )
+    view = collect(server, request_timeout=0.5)
+    attempts = [r for r in server.requests if r.path.endswith("/authorizationpolicies")]
+    assert 1 <= len(attempts) < live.MAX_ATTEMPTS
+    entry = view.missing("authorizationpolicies.security.istio.io")
+    assert entry is not None and entry.reason == "Timeout" and "gave up after" in entry.message
+    assert names(view, "pods")  # the rest was read
+
+
+def test_retry_stats_count_what_was_retried(fake_cluster: Any) -> None:
+    server = fake_cluster(
+        HEALTHY,
+        faults=[
+            {"path_regex": "/nodes$", "mid_body": "reset", "times": 2},
+            {"path_regex": "/daemonsets$", "mid_body": "truncate", "times": 1},
+        ],
+    )
+    collector = LiveCollector(ClusterOptions(kubeconfig=str(server.kubeconfig_path)))
+    view = collector.collect(SCOPE)
+    assert not view.unreadable
+    assert collector.retry_stats.retries == {"ConnectionReset": 2, "TruncatedBody": 1}
+    assert [r.fault for r in server.requests if r.path.endswith("/nodes")] == ["reset at 50%"] * 2 + [""]
+
+
+def test_gate_halves_on_push_back_and_wins_slots_back() -> None:
+    from waypoint_doctor.collect.live import _Gate
+
+    gate = _Gate(8)
+    gate.push_back(0.0)
+    gate.push_back(0.0)
+    assert gate.limit == 2
+    for _ in range(2 + 3 + 4 + 5 + 6 + 7):
+        gate.succeeded()
+    assert gate.limit == 8
+    gate.succeeded()
+    assert gate.limit == 8  # never above its bound
+    for _ in range(10):
+        gate.push_back(0.0)
+    assert gate.limit == 1  # never below one
+
+
+def test_gate_pause_holds_new_requests() -> None:
+    import time
+
+    from waypoint_doctor.collect.live import _Gate
+
+    gate = _Gate(4)
+    gate.push_back(0.3)
+    started = time.monotonic()
+    with gate.slot():
+        waited = time.monotonic() - started
+    assert waited >= 0.29

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -15,9 +17,14 @@ Spinner = Callable[[str], AbstractContextManager[Any]]
 
 
 def open_view(
-    cluster: ClusterOptions, namespace: str | None, scope_for: Callable[[str], CollectScope], spinner: Spinner
+    cluster: ClusterOptions,
+    namespace: str | None,
+    scope_for: Callable[[str], CollectScope],
+    spinner: Spinner,
+    meanwhile: Callable[[], object] | None = None,
 ) -> tuple[ClusterView, str]:
-    """Read the snapshot or the live cluster once. Returns the view and the effective namespace."""
+    """Read the snapshot or the live cluster once. Returns the view and the effective namespace.
+    `meanwhile` runs in a thread while a live cluster answers (most of that time is waiting)."""
     if cluster.snapshot:
         from waypoint_doctor.collect.snapshot_dir import load_snapshot
 
@@ -27,9 +34,27 @@ def open_view(
 
     collector = LiveCollector(cluster)
     ns = namespace or collector.default_namespace
+    helper = threading.Thread(target=_quietly(meanwhile), daemon=True) if meanwhile else None
+    if helper is not None:
+        helper.start()
     with spinner(f"Reading cluster {collector.context_name or ''}…"):
         view = collector.collect(scope_for(ns))
+    if helper is not None:
+        helper.join()
     return view, ns
+
+
+def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the main thread redoes it and reports any error
+            fn()
+
+    return run
+
+
+def _load_checks() -> None:
+    """The checks' modules: imported while the cluster answers instead of after."""
+    import waypoint_doctor.checks.registry  # noqa: F401
 
 
 def check_scope(cmd: Any) -> Callable[[str], CollectScope]:
@@ -53,7 +78,7 @@ def check_scope(cmd: Any) -> Callable[[str], CollectScope]:
 def run_check(cmd: CheckCommand, spinner: Spinner) -> Any:
     from waypoint_doctor.engine import check_fleet, check_service
 
-    view, ns = open_view(cmd.cluster, cmd.namespace, check_scope(cmd), spinner)
+    view, ns = open_view(cmd.cluster, cmd.namespace, check_scope(cmd), spinner, meanwhile=_load_checks)
     options = CheckOptions(
         since_seconds=cmd.since_seconds,
         now=view.source.taken_at if view.source.kind == "snapshot" else None,

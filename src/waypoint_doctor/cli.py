@@ -76,7 +76,7 @@ TimeoutOpt = Annotated[
     typer.Option(
         "--request-timeout",
         metavar="SECONDS",
-        help="Seconds to wait for each API request.",
+        help="Seconds to wait for each API request; failed reads are retried for up to twice this (at least 10 s).",
         rich_help_panel="Cluster",
     ),
 ]

@@ -1731,6 +1731,11 @@ class FakeApiServer:
         return self.config.token
 
     @property
+    def started_at(self) -> float:
+        """The `time.monotonic()` that requests' `started_s` count from."""
+        return self._started_at
+
+    @property
     def requests(self) -> list[RequestRecord]:
         """A copy of the request log so far, oldest first."""
         with self._requests_lock:

@@ -84,7 +84,17 @@ AMBIENT_INSTALL = (
 
 # -- WD101 ---------------------------------------------------------------------------------------
 _PERMISSION_REASONS = ("Forbidden", "Unauthorized")
-_TRANSIENT_REASONS = ("Timeout", "Error", "TooManyRequests", "ServiceUnavailable", "InternalError")
+# what the live collector gives up on once its retries run out (collect/live.py)
+_TRANSIENT_REASONS = (
+    "Timeout",
+    "Error",
+    "TooManyRequests",
+    "ServiceUnavailable",
+    "InternalError",
+    "ConnectionReset",
+    "ConnectionFailed",
+    "TruncatedBody",
+)
 
 
 def _group_and_plural(resource: str) -> tuple[str, str]:

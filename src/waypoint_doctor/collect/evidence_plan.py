@@ -16,6 +16,8 @@ class EvidencePlan:
     log_targets: tuple[LogKey, ...]
     ztunnel_pods: list[tuple[str, str]]  # (namespace, pod)
     waypoint_pods: list[tuple[str, str]]
+    # bound waypoints (namespace, Gateway) without a pod: their Deployment says why (WD307)
+    waypoints_without_pods: tuple[tuple[str, str], ...] = ()
 
 
 def _proxy_container(pod: object, default: str = "istio-proxy") -> str:
@@ -31,11 +33,14 @@ def plan_evidence(view: ClusterView, scope: CollectScope, max_ztunnels: int = 24
     nodes: set[str] = set()
     waypoints: dict[tuple[str, str], object] = {}
     ztunnels: list[object] = []
+    podless: set[tuple[str, str]] = set()
     for ns, name in targets:
         facts = Facts(view, ns, name)
         nodes |= facts.relevant_nodes
         for p in facts.waypoint_pods:
             waypoints[(obj_namespace(p), obj_name(p))] = p
+        if facts.waypoint is not None and not facts.waypoint_pods:
+            podless.add((obj_namespace(facts.waypoint), obj_name(facts.waypoint)))
         ztunnels = facts.ztunnel_pods
         # clients: the other pods of the namespace (most callers live beside the service), and
         # the pods of namespaces that the policies of this namespace name as sources
@@ -51,4 +56,5 @@ def plan_evidence(view: ClusterView, scope: CollectScope, max_ztunnels: int = 24
         log_targets=tuple(keys),
         ztunnel_pods=[(obj_namespace(p), obj_name(p)) for p in chosen],
         waypoint_pods=sorted(waypoints),
+        waypoints_without_pods=tuple(sorted(podless)),
     )
