@@ -146,6 +146,16 @@ def test_a_list_that_keeps_failing_skips_its_checks_and_names_the_fault(
     assert len([r for r in server.requests if r.path.endswith("authorizationpolicies")]) == 6
 
 
+def test_one_slow_list_is_a_gap_not_the_end(fake_cluster: Any, tmp_path: Path) -> None:
+    server = fake_cluster(HEALTHY, latency_ms=[{"path_regex": "authorizationpolicies$", "ms": 1500}])
+    code, checks, err = check(server, tmp_path, "--request-timeout", "0.5")
+    assert code in (0, 1), err
+    assert checks["WD401"]["status"] == "skip" and "authorizationpolicies" in checks["WD401"]["message"]
+    assert "Timeout" in checks["WD401"]["message"]
+    assert checks["WD101"]["status"] in ("warn", "fail")
+    assert checks["WD302"]["status"] == "pass"  # the rest was read
+
+
 def test_a_list_that_keeps_being_reset_is_a_named_gap(fake_cluster: Any, tmp_path: Path) -> None:
     server = fake_cluster(HEALTHY, faults=[{"path_regex": "gatewayclasses$", "mid_body": "reset"}])
     code, checks, err = check(server, tmp_path, "--request-timeout", "2")
